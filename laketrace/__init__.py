@@ -1,0 +1,31 @@
+"""LakeTrace: structured logging for PySpark that lands in Delta tables.
+
+>>> from laketrace import get_logger
+>>> log = get_logger("etl", {"log_dir": "/tmp/lt-doc", "stdout": False})
+>>> log.info("loaded {} rows", 42, table="sales")
+"""
+
+from __future__ import annotations
+
+from . import runtime
+from ._errors import ConfigError, LakeTraceError
+from ._levels import Level
+from ._logger import LakeTraceLogger, get_logger
+from ._record import Record
+from ._stdlib import capture_stdlib
+from .schema import SPARK_LOG_SCHEMA
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SPARK_LOG_SCHEMA",
+    "ConfigError",
+    "LakeTraceError",
+    "LakeTraceLogger",
+    "Level",
+    "Record",
+    "__version__",
+    "capture_stdlib",
+    "get_logger",
+    "runtime",
+]

@@ -1,0 +1,159 @@
+"""Where are we running? Databricks, Fabric, Synapse or plain local.
+
+Detection reads environment variables, a few well-known files and (only when a
+SparkContext is already active in this process) Spark confs. It never imports
+pyspark, never blocks and never touches the network. Set ``LAKETRACE_RUNTIME`` to
+override it.
+
+>>> from laketrace import runtime
+>>> runtime.detect_runtime(environ={"DATABRICKS_RUNTIME_VERSION": "15.4"}, probe_spark=False)
+'databricks'
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Runtime = Literal["databricks", "fabric", "synapse", "local"]
+RUNTIMES: tuple[str, ...] = ("databricks", "fabric", "synapse", "local")
+
+_DATABRICKS_ENV = ("DATABRICKS_RUNTIME_VERSION",)
+_DATABRICKS_FILES = ("/databricks/DBR_VERSION",)
+_DATABRICKS_CONF = "spark.databricks.clusterUsageTags.clusterId"
+_FABRIC_CONF = ("trident.workspace.id", "trident.artifact.type", "trident.lakehouse.name")
+_FABRIC_ENV = ("FABRIC_RUNTIME_VERSION", "TRIDENT_RUNTIME_VERSION")
+_SYNAPSE_CONF = ("spark.synapse.workspace.name", "spark.synapse.pool.name")
+_SYNAPSE_ENV = ("AZURE_SYNAPSE_WORKSPACE_NAME",)
+
+
+def active_spark_context() -> Any | None:
+    """The active `SparkContext` if pyspark is already imported and one is running, else None.
+
+    Never imports pyspark: a process that never used Spark pays nothing.
+    """
+    mod = sys.modules.get("pyspark.context") or sys.modules.get("pyspark.core.context")
+    if mod is None:
+        return None
+    cls = getattr(mod, "SparkContext", None)
+    return getattr(cls, "_active_spark_context", None) if cls is not None else None
+
+
+def _spark_conf(keys: tuple[str, ...]) -> dict[str, str]:
+    sc = active_spark_context()
+    if sc is None:
+        return {}
+    out: dict[str, str] = {}
+    try:
+        conf = sc.getConf()
+        for key in keys:
+            value = conf.get(key, None)
+            if value:
+                out[key] = value
+    except Exception:  # a dying context must not break logging
+        return {}
+    return out
+
+
+def detect_runtime(
+    *, environ: Mapping[str, str] | None = None, probe_spark: bool = True
+) -> Runtime:
+    """Return ``"databricks"``, ``"fabric"``, ``"synapse"`` or ``"local"``."""
+    env = os.environ if environ is None else environ
+    forced = env.get("LAKETRACE_RUNTIME", "").strip().lower()
+    if forced in RUNTIMES:
+        return forced  # type: ignore[return-value]
+    if any(env.get(k) for k in _DATABRICKS_ENV):
+        return "databricks"
+    if any(env.get(k) for k in _FABRIC_ENV):
+        return "fabric"
+    if any(env.get(k) for k in _SYNAPSE_ENV):
+        return "synapse"
+    if environ is None and any(os.path.exists(p) for p in _DATABRICKS_FILES):
+        return "databricks"
+    if probe_spark:
+        conf = _spark_conf((_DATABRICKS_CONF, *_FABRIC_CONF, *_SYNAPSE_CONF))
+        if _DATABRICKS_CONF in conf:
+            return "databricks"
+        if any(k in conf for k in _FABRIC_CONF):
+            return "fabric"
+        if any(k in conf for k in _SYNAPSE_CONF):
+            return "synapse"
+    return "local"
+
+
+@dataclass(frozen=True)
+class SparkApp:
+    """Identity of the active Spark application."""
+
+    app_id: str | None
+    app_name: str | None
+
+
+def spark_app(sc: Any | None = None) -> SparkApp:
+    """App id and name of the active SparkContext (``SparkApp(None, None)`` without one)."""
+    sc = sc if sc is not None else active_spark_context()
+    if sc is None:
+        return SparkApp(None, None)
+    try:
+        return SparkApp(sc.applicationId, sc.appName)
+    except Exception:
+        return SparkApp(None, None)
+
+
+_run_lock = threading.Lock()
+_run_id: str | None = None
+
+
+def new_run_id(now: float | None = None) -> str:
+    """A fresh run id: ``local-YYYYmmddTHHMMSSZ-<8 hex>``."""
+    t = time.gmtime(time.time() if now is None else now)
+    return f"local-{time.strftime('%Y%m%dT%H%M%SZ', t)}-{uuid.uuid4().hex[:8]}"
+
+
+def run_id() -> str:
+    """This driver run's id: the Spark app id if Spark is active at first use, else a new id.
+
+    Decided once per process and kept, so records of one run share it even if a
+    SparkSession starts later (``app_id`` is still filled then).
+    """
+    global _run_id
+    if _run_id is None:
+        with _run_lock:
+            if _run_id is None:
+                env = os.environ.get("LAKETRACE_RUN_ID")
+                _run_id = env or spark_app().app_id or new_run_id()
+    return _run_id
+
+
+def set_run_id(value: str | None) -> None:
+    """Force the process run id (``None`` makes the next `run_id` call decide again)."""
+    global _run_id
+    with _run_lock:
+        _run_id = value
+
+
+def hostname() -> str:
+    """This host's name (cached)."""
+    return _HOST
+
+
+_HOST = socket.gethostname()
+
+
+def in_spark_task() -> bool:
+    """True inside a Spark task (a Python worker), without importing pyspark."""
+    mod = sys.modules.get("pyspark.taskcontext")
+    if mod is None:
+        return False
+    try:
+        return mod.TaskContext.get() is not None
+    except Exception:
+        return False

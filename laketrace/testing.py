@@ -1,0 +1,46 @@
+"""Helpers for asserting on your own logging in tests.
+
+>>> from laketrace import get_logger
+>>> from laketrace.testing import capture_records
+>>> log = get_logger("doc", {"log_dir": "/tmp/lt-doc", "stdout": False})
+>>> with capture_records() as records:
+...     log.warning("disk almost full", pct=93)
+>>> records[0].level == "WARNING", records[0].extra["pct"]
+(True, 93)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ._config import HandlerOptions
+from ._handlers import Handler
+from ._levels import parse_level
+from ._logger import add_capture, remove_capture
+from ._record import Record
+
+
+class _CaptureHandler(Handler):
+    kind = "capture"
+
+    def __init__(self, level: str) -> None:
+        super().__init__(-1, HandlerOptions(level=parse_level(level), catch=False), "capture")
+        self.records: list[Record] = []
+
+    def emit(self, rec: Record) -> None:
+        self.records.append(rec)
+
+
+@contextmanager
+def capture_records(level: str = "TRACE") -> Iterator[list[Record]]:
+    """Collect every record any LakeTrace logger emits inside the block (at ``level`` or above).
+
+    Records still go to the loggers' own handlers too.
+    """
+    handler = _CaptureHandler(level)
+    add_capture(handler)
+    try:
+        yield handler.records
+    finally:
+        remove_capture(handler)
