@@ -18,12 +18,12 @@ from .schema import SPARK_LOG_SCHEMA
 __version__ = "0.1.0"
 
 __all__ = [
-    "SPARK_LOG_SCHEMA",
     "ConfigError",
     "LakeTraceError",
     "LakeTraceLogger",
     "Level",
     "Record",
+    "SPARK_LOG_SCHEMA",
     "__version__",
     "capture_stdlib",
     "get_logger",

@@ -598,6 +598,10 @@ def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None)
         from ._executor_stub import task_logger
 
         return task_logger(name, config)  # type: ignore[return-value]
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError(
+            f"get_logger config must be a dict of options, got {type(config).__name__}: {config!r}."
+        )
     key = _freeze(dict(config or {}))
     with _registry_lock:
         core = _registry.get(name)

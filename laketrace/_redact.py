@@ -16,7 +16,7 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "azure_sas_sig": r"([?&]sig=)[^&\s\"']+",
     "key_value": (
         r"(\b(?:password|passwd|pwd|secret|client_secret|api_key|apikey|token"
-        r"|access_key|account_key)\b\s*[=:]\s*[\"']?)[^\s\"'&,;]+"
+        r"|access_key|account_key)\b[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;]+"
     ),
     "connection_string_key": r"(\b(?:AccountKey|SharedAccessKey)=)[^;\s\"']+",
 }

@@ -93,3 +93,11 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def files_in(directory: str) -> list[str]:
     return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spark tests run last: their session-scoped SparkContext must not leak into core tests."""
+    for item in items:
+        if "/tests/spark/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.spark)
+    items.sort(key=lambda item: item.get_closest_marker("spark") is not None)
