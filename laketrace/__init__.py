@@ -12,6 +12,7 @@ from ._errors import ConfigError, LakeTraceError
 from ._levels import Level
 from ._logger import LakeTraceLogger, get_logger
 from ._record import Record
+from ._recover import RecoverResult, recover
 from ._stdlib import capture_stdlib
 from .schema import SPARK_LOG_SCHEMA
 
@@ -23,9 +24,11 @@ __all__ = [
     "LakeTraceLogger",
     "Level",
     "Record",
+    "RecoverResult",
     "SPARK_LOG_SCHEMA",
     "__version__",
     "capture_stdlib",
     "get_logger",
+    "recover",
     "runtime",
 ]

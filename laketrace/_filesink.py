@@ -18,6 +18,11 @@ from typing import Any, Protocol
 from ._config import HandlerOptions
 from ._rotation import FileInfo
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 
 class Namer(Protocol):
     """Chooses active and sealed file names for a `FileSink`."""
@@ -38,8 +43,12 @@ class FileSink:
         label: str,
         on_seal: Callable[[str], None] | None = None,
         report: Callable[[str], None] | None = None,
+        owner_lock: bool = False,
     ) -> None:
         self.namer = namer
+        # spool files hold an advisory flock while active, so recover() can tell a file
+        # of a live process from one left behind by a dead one
+        self.owner_lock = owner_lock and fcntl is not None
         self.opts = opts
         self.label = label
         self.on_seal = on_seal
@@ -64,14 +73,20 @@ class FileSink:
     def _open(self, ts: float) -> None:
         path = self.namer.active_path(ts)
         self.fd = os.open(
-            path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, self.opts.file_mode
+            path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, self.opts.file_mode
         )
         try:
             os.fchmod(self.fd, self.opts.file_mode)  # umask must not widen or narrow it
         except OSError:
             pass
+        if self.owner_lock:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                pass  # the name is unique to this process; the lock is only a liveness hint
         self.path = path
         self.size = os.fstat(self.fd).st_size
+        self._broken_tail = self.size > 0 and not _ends_with_newline(self.fd, self.size)
         self.records = 0
         self.opened_at = ts
         self.next_at = self._rotation.next_at(ts) if self._rotation is not None else math.inf
@@ -128,6 +143,37 @@ class FileSink:
             self._error_reported = False
         self._slow = bool(self._rot_callables or self._broken_tail)
 
+    def write_many(self, items: list[tuple[bytes, float, Any]]) -> None:
+        """Append many lines with as few system calls as rotation allows (enqueue mode)."""
+        with self.lock:
+            chunk: list[bytes] = []
+            size = 0
+            for data, ts, rec in items:
+                due = (
+                    self.fd < 0
+                    or self._slow
+                    or ts >= self.next_at
+                    or (self._size_limit and self.size + size + len(data) > self._size_limit)
+                )
+                if due:
+                    if chunk:
+                        self._write_chunk(chunk)
+                        chunk, size = [], 0
+                    self._write_slow(data, ts, rec)
+                    continue
+                chunk.append(data)
+                size += len(data)
+            if chunk:
+                self._write_chunk(chunk)
+
+    def _write_chunk(self, chunk: list[bytes]) -> None:
+        try:
+            self._write_all(b"".join(chunk))
+        except OSError as exc:
+            self._failed(exc, len(chunk))
+            return
+        self.records += len(chunk) - 1
+
     def _custom_due(self, rec: Any) -> bool:
         info = FileInfo(self.path or "", self.size, self.opened_at, self.records)
         return any(c(rec, info) for c in self._rot_callables)
@@ -151,8 +197,8 @@ class FileSink:
         if count:
             self.records += 1
 
-    def _failed(self, exc: OSError) -> None:
-        self._lost += 1
+    def _failed(self, exc: OSError, count: int = 1) -> None:
+        self._lost += count
         self._slow = True
         if not self.opts.catch:
             raise exc
@@ -162,10 +208,14 @@ class FileSink:
             self.report(
                 f"LakeTrace: {self.label}: cannot write {self.path or 'the spool'} "
                 f"({reason} {exc.strerror or exc}); records are being lost until writing works "
-                "again. The application keeps running."
+                "again (the count is reported then). The application keeps running."
             )
-        if exc.errno in (errno.EBADF, errno.ENOENT, errno.EACCES, errno.EPERM, errno.EIO):
-            self._close_fd()
+        if exc.errno in (errno.EBADF, errno.ENOENT, errno.ESTALE):
+            # the descriptor is unusable: seal what is there and start a new file later
+            try:
+                self._seal_locked()
+            except OSError:
+                self._close_fd()
 
     def _close_fd(self) -> None:
         if self.fd >= 0:
@@ -217,6 +267,13 @@ class FileSink:
         self.fd = -1
         self.path = None
         self.size = 0
+
+
+def _ends_with_newline(fd: int, size: int) -> bool:
+    try:
+        return os.pread(fd, 1, size - 1) == b"\n"
+    except OSError:
+        return True
 
 
 def _stderr(text: str) -> None:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import calendar
 import os
+import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ._config import ConfigError, HandlerOptions
 from ._filesink import FileSink
 from ._format import human_line, json_line, template_formatter
+from ._lifecycle import FileLifecycle, SealedFile
+from ._manifest import shipped_stems, spool_stem
 from ._record import Record
-from ._spool import SpoolNamer, lake_line
+from ._spool import INTERNAL_DIR, SpoolNamer, lake_line, list_spool
+
+
+def stamp_epoch(stamp: str) -> float:
+    """``20261128T132420123456Z`` -> epoch seconds."""
+    t = time.strptime(stamp[:15], "%Y%m%dT%H%M%S")
+    return calendar.timegm(t) + int(stamp[15:21]) / 1e6
 
 
 class Message(str):
@@ -89,6 +100,11 @@ class Handler:
     def emit(self, rec: Record) -> None:
         raise NotImplementedError
 
+    def handle_many(self, recs: list[Record]) -> None:
+        """Handle a batch (the enqueue writer thread calls this)."""
+        for rec in recs:
+            self.handle(rec)
+
     def describe(self) -> str:
         return f"{self.kind} {self.spec!r}"
 
@@ -114,20 +130,60 @@ class SpoolHandler(Handler):
         log_dir: str,
         logger_name: str,
         run_id: str,
-        on_seal: Callable[[str], None] | None = None,
+        *,
+        has_target: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(hid, opts, log_dir)
         self.log_dir = log_dir
+        self.logger_name = logger_name
+        self.has_target = has_target
+        label = f"handler {hid} (spool {log_dir})"
+        self.lifecycle = FileLifecycle(
+            label=label,
+            compression=opts.compression,
+            retention=opts.retention,
+            list_sealed=self._sealed_files,
+            clock=clock,
+            tmp_dir=os.path.join(log_dir, INTERNAL_DIR, "tmp"),
+        )
         self.file = FileSink(
             SpoolNamer(log_dir, logger_name, run_id),
             opts,
-            label=f"handler {hid} (spool {log_dir})",
-            on_seal=on_seal,
+            label=label,
+            on_seal=self.lifecycle.on_seal if self.lifecycle.active else None,
             report=_report,
+            owner_lock=True,
         )
+
+    def _sealed_files(self) -> list[SealedFile]:
+        shipped = shipped_stems(self.log_dir) if self.has_target else None
+        out = []
+        for path, name in list_spool(self.log_dir, logger=self.logger_name):
+            if not name.sealed:
+                continue
+            stem = spool_stem(path)
+            out.append(
+                SealedFile(path, stamp_epoch(name.stamp), shipped is None or stem in shipped)
+            )
+        return out
 
     def emit(self, rec: Record) -> None:
         self.file.write(lake_line(rec), rec.ts, rec)
+
+    def handle_many(self, recs: list[Record]) -> None:
+        filt = self._filter
+        items = []
+        for rec in recs:
+            try:
+                if filt is not None and not filt(rec):
+                    continue
+                items.append((lake_line(rec), rec.ts, rec))
+            except Exception:
+                if not self._catch:
+                    raise
+                self._errors += 1
+        self.file.write_many(items)
 
     def close(self) -> None:
         self.file.seal()
@@ -137,15 +193,32 @@ class SpoolHandler(Handler):
 
 
 class _PlainNamer:
+    """Plain files: the path is the active file; sealed files get a time-stamped name."""
+
     def __init__(self, path: str) -> None:
         self.path = path
+        root, ext = os.path.splitext(path)
+        self._sibling = re.compile(
+            re.escape(os.path.basename(root))
+            + r"\.(\d{8}T\d{12}Z)\.\d+(?:\.\d+)?"
+            + re.escape(ext)
+            + r"(?:\.gz|\.bz2|\.xz|\.zip)?$"
+        )
+
+    def sealed_files(self) -> list[SealedFile]:
+        directory = os.path.dirname(self.path) or "."
+        out = []
+        for fn in os.listdir(directory):
+            m = self._sibling.match(fn)
+            if m:
+                out.append(SealedFile(os.path.join(directory, fn), stamp_epoch(m.group(1))))
+        out.sort(key=lambda f: (f.created, f.path))
+        return out
 
     def active_path(self, opened_at: float) -> str:
         return self.path
 
     def sealed_path(self, active: str, opened_at: float) -> str:
-        import time
-
         root, ext = os.path.splitext(active)
         t = time.gmtime(opened_at)
         stamp = time.strftime("%Y%m%dT%H%M%S", t) + f"{int((opened_at % 1) * 1e6):06d}Z"
@@ -178,11 +251,20 @@ class TextFileHandler(Handler):
                 "directory."
             )
         self.render = text_renderer(opts)
+        namer = _PlainNamer(os.path.abspath(path))
+        label = f"handler {hid} (file {path})"
+        self.lifecycle = FileLifecycle(
+            label=label,
+            compression=opts.compression,
+            retention=opts.retention,
+            list_sealed=namer.sealed_files,
+        )
         self.file = FileSink(
-            _PlainNamer(os.path.abspath(path)),
+            namer,
             opts,
-            label=f"handler {hid} (file {path})",
+            label=label,
             report=_report,
+            on_seal=self.lifecycle.on_seal if self.lifecycle.active else None,
         )
 
     def emit(self, rec: Record) -> None:

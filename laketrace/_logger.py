@@ -310,6 +310,24 @@ class _Core:
         rec._frag = None
         return rec
 
+    def wrap(self, handler: Handler) -> Handler:
+        """Put ``handler`` behind a writer thread when its options say ``enqueue=True``."""
+        if not handler.opts.enqueue:
+            return handler
+        from ._enqueue import QueuedHandler
+
+        return QueuedHandler(handler, self._drop_notice)
+
+    def _drop_notice(self, dropped: int) -> Record:
+        return self.make_record(
+            LEVELS["WARNING"],
+            f"LakeTrace dropped {dropped} record(s): the enqueue queue was full "
+            "(queue_full='drop'). Raise queue_size or use queue_full='block' to keep them.",
+            extra={"dropped": dropped},
+            module="laketrace._enqueue",
+            function="QueuedHandler.handle",
+        )
+
     def close(self) -> None:
         with self.lock:
             for h in list(self.own.values()):
@@ -486,7 +504,7 @@ class LakeTraceLogger:
                     f"no handler with id {handler_id!r} on logger {core.name!r}; existing ids: "
                     f"{sorted(core.own)}."
                 )
-            if handler is core.spool:
+            if handler is core.spool or getattr(handler, "inner", None) is core.spool:
                 core.spool = None
             core.refresh()
         assert handler is not None
@@ -554,6 +572,7 @@ def _add_handler(core: _Core, spec: Mapping[str, Any]) -> int:
                 f"add_handler 'sink': expected 'stdout', 'stderr', a file path or a callable, "
                 f"got {sink!r}."
             )
+        handler = core.wrap(handler)
         handler._spec_key = key  # type: ignore[union-attr,attr-defined]
         core.own[hid] = handler
         _all_handlers.add(handler)
@@ -611,9 +630,17 @@ def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None)
         cls = type("LakeTraceLogger", (LakeTraceLogger,), {"__slots__": ()})
         new = _Core(name, cfg, key, cls)
         spool_hid = new.next_id()
-        new.spool = SpoolHandler(spool_hid, cfg.handler, cfg.log_dir, name, new.run_id)
-        new.own[spool_hid] = new.spool
-        _all_handlers.add(new.spool)
+        new.spool = SpoolHandler(
+            spool_hid,
+            cfg.handler,
+            cfg.log_dir,
+            name,
+            new.run_id,
+            has_target=bool(cfg.path or cfg.table),
+            clock=cfg.clock,
+        )
+        new.own[spool_hid] = new.wrap(new.spool)
+        _all_handlers.add(new.own[spool_hid])
         if cfg.stdout:
             hid = new.next_id()
             new.own[hid] = StreamHandler(hid, cfg.stdout_handler, "stdout")
@@ -647,14 +674,21 @@ def remove_capture(handler: Handler) -> None:
 
 
 def _close_all() -> None:
+    from ._lifecycle import maintenance
+
     for core in registered_cores():
         core.close()
+    # let in-flight compression finish; an interrupted one is cleaned up by recover()
+    maintenance.drain(timeout=30)
 
 
 def _after_fork_child() -> None:
     global _registry_lock
     _registry_lock = threading.RLock()
     _ids.reset()
+    from ._lifecycle import maintenance
+
+    maintenance.after_fork_child()
     for core in list(_registry.values()):
         core.after_fork_child()
     for h in list(_all_handlers):
