@@ -32,9 +32,17 @@ class QueuedHandler(Handler):
 
     kind = "enqueue"
 
-    def __init__(self, inner: Handler, make_notice: Callable[[int], Record]) -> None:
+    def __init__(
+        self,
+        inner: Handler,
+        make_notice: Callable[[int], Record],
+        *,
+        encode_raw: Callable[..., bytes] | None = None,
+    ) -> None:
         super().__init__(inner.id, inner.opts, inner.spec)
         self.inner = inner
+        # turns the raw tuples of the logger's fast path into spool lines on the writer
+        self.encode_raw = encode_raw
         self.maxsize = inner.opts.queue_size
         self.drop = inner.opts.queue_full == "drop"
         self.make_notice = make_notice
@@ -64,6 +72,10 @@ class QueuedHandler(Handler):
                 self._thread.start()
 
     def handle(self, rec: Record) -> None:
+        self.put_raw(rec)
+
+    def put_raw(self, item: Any) -> None:
+        """Queue a `Record` or a raw fast-path tuple, applying the queue-full policy."""
         if self._thread is None:
             self._ensure_thread()
         n = next(self._puts)
@@ -81,7 +93,7 @@ class QueuedHandler(Handler):
                 self.q.put(self.make_notice(dropped))
                 with self._space:
                     self._dropped_total -= 1  # the notice takes a slot like any record
-        self.q.put(rec)
+        self.q.put(item)
 
     def _wait_for_space(self, n: int) -> None:
         with self._space:
@@ -104,8 +116,7 @@ class QueuedHandler(Handler):
                     batch.append(q.get_nowait())
                 except queue.Empty:
                     break
-            records: list[Record] = []
-            events: list[threading.Event] = []
+            records: list[Any] = []
             for it in batch:
                 if isinstance(it, threading.Event):
                     if records:
@@ -117,17 +128,31 @@ class QueuedHandler(Handler):
                     records.append(it)
             if records:
                 self._write(records)
-            del events
 
-    def _write(self, records: list[Record]) -> None:
+    def _write(self, items: list[Any]) -> None:
         try:
-            self.inner.handle_many(records)
+            # keep queue order: write runs of raw tuples and of Records alternately
+            start = 0
+            while start < len(items):
+                is_raw = type(items[start]) is tuple
+                end = start + 1
+                while end < len(items) and (type(items[end]) is tuple) == is_raw:
+                    end += 1
+                run = items[start:end]
+                if is_raw:
+                    encode = self.encode_raw
+                    assert encode is not None
+                    lines = [(encode(*it), it[4], None) for it in run]
+                    self.inner.write_lines(lines)  # type: ignore[attr-defined]
+                else:
+                    self.inner.handle_many(run)
+                start = end
         except Exception as exc:  # catch=False inner handlers: report, never kill the writer
             from ._handlers import _report
 
             _report(f"LakeTrace: handler {self.id} writer thread error: {exc!r}")
         with self._space:
-            self._done += len(records)
+            self._done += len(items)
             if self._waiting:
                 self._space.notify_all()
 

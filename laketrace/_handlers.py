@@ -171,6 +171,10 @@ class SpoolHandler(Handler):
     def emit(self, rec: Record) -> None:
         self.file.write(lake_line(rec), rec.ts, rec)
 
+    def write_lines(self, items: list[tuple[bytes, float, Any]]) -> None:
+        """Write pre-encoded lines (the enqueue writer's fast path)."""
+        self.file.write_many(items)
+
     def handle_many(self, recs: list[Record]) -> None:
         filt = self._filter
         items = []

@@ -113,6 +113,7 @@ class _Core:
         self.spool: SpoolHandler | None = None
         self.root: LakeTraceLogger | None = None
         self.fast: Any = None
+        self.fast_queue: Any = None
 
     def next_id(self) -> int:
         return next(self._hid)
@@ -127,15 +128,16 @@ class _Core:
                 setattr(self.cls, method.__name__, method if level.no >= self.min_no else _noop)
             self.cls.exception = _exception_method if 40 >= self.min_no else _noop  # type: ignore[attr-defined]
             spool = self.spool
-            self.fast = (
-                spool.file
-                if handlers == (spool,)
-                and spool is not None
+            plain = (
+                spool is not None
+                and len(handlers) == 1
                 and spool.opts.filter is None
                 and not spool.file._rot_callables
                 and self.redact is None
-                else None
             )
+            only = handlers[0] if len(handlers) == 1 else None
+            self.fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
+            self.fast_queue = only if plain and getattr(only, "inner", None) is spool else None
             if self._frag is None:
                 self._frag = self._default_fragment()
 
@@ -146,6 +148,44 @@ class _Core:
             app = _runtime.spark_app(sc)
             self.app_id, self.app_name = app.app_id, app.app_name
             self._frag = self._default_fragment()
+
+    def encode_raw(
+        self,
+        level: Level,
+        msg: str,
+        bctx: dict[str, str],
+        fields: Mapping[str, Any],
+        ts: float,
+        module: str | None,
+        function: str,
+        line: int,
+        thread_name: str,
+    ) -> bytes:
+        """The spool line of a plain driver record, from call-time values (the fast path)."""
+        if fields:
+            context = bctx.copy()
+            for k, v in fields.items():
+                context[k] = v if type(v) is str else _ctxval(v)
+        else:
+            context = bctx
+        ids = _ids
+        d = {
+            "ts": _iso(ts),
+            "level": level,
+            "level_no": level.no,
+            "msg": msg,
+            "context": context,
+            "record_id": f"{ids.prefix}{next(ids.counter):x}",
+            "thread_name": thread_name,
+            "module": module,
+            "function": function,
+            "line": line,
+        }
+        try:
+            data = _encoding._fast_dumps(d)
+        except Exception:
+            data = _encoding.dumps(d)
+        return data[:-1] + self._frag  # type: ignore[operator]
 
     def _default_fragment(self) -> bytes:
         """The pre-encoded static tail of this logger's driver records."""
@@ -181,36 +221,46 @@ class _Core:
         if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
             self._spark_refresh()
         spark = spark_context.get()
-        sink = self.fast
-        if sink is not None and exc is None and spark is None:
-            # the common case: only the spool listens; encode straight from locals
-            if ctx:
-                fields = {**ctx, **fields}
-            if fields:
-                context = view._bctx.copy()
-                for k, v in fields.items():
-                    context[k] = v if type(v) is str else _ctxval(v)
-            else:
-                context = view._bctx
-            ids = _ids
-            line = {
-                "ts": _iso(ts),
-                "level": level,
-                "level_no": level.no,
-                "msg": msg,
-                "context": context,
-                "record_id": f"{ids.prefix}{next(ids.counter):x}",
-                "thread_name": _thread_name(),
-                "module": f.f_globals.get("__name__"),
-                "function": f.f_code.co_name,
-                "line": f.f_lineno,
-            }
-            try:
-                data = _encoding._fast_dumps(line)
-            except Exception:
-                data = _encoding.dumps(line)
-            sink.write(data[:-1] + self._frag, ts)  # type: ignore[operator]
-            return
+        if exc is None and spark is None:
+            sink = self.fast
+            if sink is not None:
+                # the common case: only the spool listens; encode straight from locals
+                if ctx:
+                    fields = {**ctx, **fields}
+                sink.write(
+                    self.encode_raw(
+                        level,
+                        msg,
+                        view._bctx,
+                        fields,
+                        ts,
+                        f.f_globals.get("__name__"),
+                        f.f_code.co_name,
+                        f.f_lineno,
+                        _thread_name(),
+                    ),
+                    ts,
+                )
+                return
+            queued = self.fast_queue
+            if queued is not None:
+                # enqueue=True: the caller only captures call-time values; the writer encodes
+                if ctx:
+                    fields = {**ctx, **fields}
+                queued.put_raw(
+                    (
+                        level,
+                        msg,
+                        view._bctx,
+                        fields,
+                        ts,
+                        f.f_globals.get("__name__"),
+                        f.f_code.co_name,
+                        f.f_lineno,
+                        _thread_name(),
+                    )
+                )
+                return
         bound = view._bound
         if ctx or fields:
             extra = {**bound, **ctx, **fields} if bound else {**ctx, **fields}
@@ -316,7 +366,7 @@ class _Core:
             return handler
         from ._enqueue import QueuedHandler
 
-        return QueuedHandler(handler, self._drop_notice)
+        return QueuedHandler(handler, self._drop_notice, encode_raw=self.encode_raw)
 
     def _drop_notice(self, dropped: int) -> Record:
         return self.make_record(
