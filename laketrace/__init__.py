@@ -14,12 +14,14 @@ from ._logger import LakeTraceLogger, get_logger
 from ._record import Record
 from ._recover import RecoverResult, recover
 from ._stdlib import capture_stdlib
+from .flush import FlushResult, flush_to_delta
 from .schema import SPARK_LOG_SCHEMA
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "FlushResult",
     "LakeTraceError",
     "LakeTraceLogger",
     "Level",
@@ -28,6 +30,7 @@ __all__ = [
     "SPARK_LOG_SCHEMA",
     "__version__",
     "capture_stdlib",
+    "flush_to_delta",
     "get_logger",
     "recover",
     "runtime",

@@ -582,6 +582,23 @@ class LakeTraceLogger:
         """
         self._core.close()
 
+    def flush_to_delta(self, spark: Any = None, **options: Any) -> Any:
+        """Seal the active spool file and ship the spool to this logger's Delta target.
+
+        Uses the configured ``path``/``table`` unless given here; other keyword options
+        are those of `laketrace.flush_to_delta`.
+
+        >>> log.flush_to_delta()  # doctest: +SKIP
+        """
+        from .flush import flush_to_delta
+
+        self.close()
+        cfg = self._core.config
+        if "path" not in options and "table" not in options:
+            options["path"], options["table"] = cfg.path, cfg.table
+        options.setdefault("log_dir", cfg.log_dir)
+        return flush_to_delta(spark, **options)
+
     def tail(self, n: int = 50, *, file: Any = None) -> list[dict[str, Any]]:
         """Print the last ``n`` records of this logger's spool, human-formatted; returns them."""
         from ._tail import tail_records

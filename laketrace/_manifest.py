@@ -44,3 +44,96 @@ def shipped_stems(log_dir: str) -> set[str]:
             elif event in ("committed", "skipped-duplicate"):
                 shipped.update(pending.pop(batch, []))
     return shipped
+
+
+def spool_id(log_dir: str) -> str:
+    """A random id of this spool directory, created once (names its Delta txnAppId)."""
+    import uuid
+
+    internal = os.path.join(log_dir, INTERNAL_DIR)
+    os.makedirs(internal, exist_ok=True)
+    path = os.path.join(internal, "spool_id")
+    try:
+        with open(path) as fh:
+            value = fh.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    value = uuid.uuid4().hex
+    tmp = path + f".{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(value)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # first writer wins; a racing process reads the winner's id
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+class Manifest:
+    """The append-only record of flush batches for one spool directory.
+
+    Each batch is written as ``planned`` (with its files) before anything reaches Delta
+    and ``committed`` after; entries are fsynced. A ``planned`` batch without ``committed``
+    is re-run with the same files and the same Delta txnVersion by the next flush.
+    """
+
+    def __init__(self, log_dir: str) -> None:
+        self.log_dir = log_dir
+        self.path = manifest_path(log_dir)
+
+    def append(self, entry: dict) -> None:
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        data = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if os.fstat(fd).st_size and not _ends_with_newline(self.path):
+                data = b"\n" + data  # a torn entry from a crash stays on its own line
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def entries(self, target_key: str) -> list[dict]:
+        out: list[dict] = []
+        try:
+            fh = open(self.path, "rb")
+        except FileNotFoundError:
+            return out
+        with fh:
+            for raw in fh:
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("target") == target_key:
+                    out.append(entry)
+        return out
+
+    def state(self, target_key: str) -> tuple[int, list[dict], set[str]]:
+        """``(last_version, unfinished_planned_entries, shipped_stems)`` for one target."""
+        last = 0
+        planned: dict[int, dict] = {}
+        shipped: set[str] = set()
+        for entry in self.entries(target_key):
+            batch = int(entry.get("batch", 0))
+            last = max(last, batch)
+            if entry.get("event") == "planned":
+                planned[batch] = entry
+            elif entry.get("event") in ("committed", "skipped-duplicate"):
+                done = planned.pop(batch, None)
+                if done is not None:
+                    shipped.update(f["stem"] for f in done.get("files", []))
+        return last, [planned[b] for b in sorted(planned)], shipped
+
+
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"

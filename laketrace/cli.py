@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
+
+from ._errors import LakeTraceError
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
@@ -30,6 +31,78 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _spark_if(args: argparse.Namespace) -> object:
+    if not getattr(args, "spark", False):
+        return None
+    from .spark_session import local_spark
+
+    return local_spark("laketrace-cli")
+
+
+def _cmd_flush(args: argparse.Namespace) -> int:
+    from .flush import flush_to_delta
+
+    result = flush_to_delta(
+        _spark_if(args),
+        log_dir=args.log_dir,
+        path=args.path,
+        table=args.table,
+        batch_bytes=args.batch_mb * 1024 * 1024,
+        progress=True,
+    )
+    print(result)
+    return 0
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from .query import format_table, query
+
+    spark = _spark_if(args)
+    out = query(args.sql, path=args.path, table=args.table, spark=spark)
+    if spark is not None:
+        out.show(args.max_rows, truncate=False)
+    elif out is not None:
+        print(format_table(out, max_rows=args.max_rows))
+    return 0
+
+
+def _cmd_vacuum(args: argparse.Namespace) -> int:
+    from .vacuum import vacuum
+
+    res = vacuum(
+        _spark_if(args),
+        path=args.path,
+        table=args.table,
+        older_than=args.older_than,
+        retain_hours=args.retain_hours,
+    )
+    print(
+        f"deleted {res.deleted_rows:,} row(s) older than {res.cutoff.isoformat()}; "
+        f"removed {res.removed_files if res.removed_files >= 0 else 'unreferenced'} file(s)"
+    )
+    return 0
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from ._recover import recover
+
+    res = recover(args.log_dir)
+    print(
+        f"sealed {len(res.sealed)} abandoned file(s); removed {len(res.removed_duplicates)} "
+        f"duplicate(s) and {len(res.removed_temp)} temp file(s); {len(res.live)} live file(s)"
+    )
+    return 0
+
+
+def _target_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--path", default=None, help="Delta table location (default ./lakehouse/laketrace_logs)"
+    )
+    group.add_argument("--table", default=None, help="catalog table name (needs --spark)")
+    p.add_argument("--spark", action="store_true", help="use a local SparkSession with Delta")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -59,6 +132,36 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--follow", "-f", action="store_true", help="keep printing new records")
     tail.add_argument("--no-color", action="store_true")
     tail.set_defaults(func=_cmd_tail)
+
+    flush = sub.add_parser("flush", help="ship sealed spool files into a Delta table")
+    flush.add_argument("--log-dir", required=True, help="the spool directory")
+    flush.add_argument("--batch-mb", type=int, default=128, help="max MB per Delta commit")
+    _target_args(flush)
+    flush.set_defaults(func=_cmd_flush)
+
+    sql = sub.add_parser(
+        "sql",
+        help="run SQL over the log table (tables: logs, logs_errors, logs_runs, logs_quarantine)",
+    )
+    sql.add_argument("sql")
+    sql.add_argument("--max-rows", type=int, default=50)
+    _target_args(sql)
+    sql.set_defaults(func=_cmd_sql)
+
+    vac = sub.add_parser("vacuum", help="delete old rows from the log table and vacuum it")
+    vac.add_argument("--older-than", default="30 days", help='e.g. "30 days" (default)')
+    vac.add_argument(
+        "--retain-hours",
+        type=int,
+        default=168,
+        help="keep unreferenced files this long (Delta time travel)",
+    )
+    _target_args(vac)
+    vac.set_defaults(func=_cmd_vacuum)
+
+    rec = sub.add_parser("recover", help="seal spool files left behind by dead processes")
+    rec.add_argument("--log-dir", required=True)
+    rec.set_defaults(func=_cmd_recover)
     return parser
 
 
@@ -68,11 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ValueError as exc:  # ConfigError and friends: the message teaches
+    except (ValueError, ImportError, LakeTraceError) as exc:  # the message teaches
         print(f"laketrace {args.command}: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
-    t0 = time.time()
     sys.exit(main())

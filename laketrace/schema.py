@@ -74,6 +74,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("ingested_at", "timestamp", "set at flush", in_spool=False),
 )
 
+#: The quarantine table: spool lines the flush step could not accept, with the reason.
+QUARANTINE_COLUMNS: tuple[Column, ...] = (
+    Column("source_file", "string", "spool file the line came from"),
+    Column("line_no", "int", "1-based line number in that file"),
+    Column("reason", "string", "why the line was not accepted"),
+    Column("raw_line", "string", "the line as it was (truncated to 64 KiB)"),
+    Column("flush_batch", "bigint", "the flush batch (Delta txnVersion) that quarantined it"),
+    Column("quarantined_at", "timestamp", "when the flush step quarantined it"),
+)
+
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 SPOOL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.in_spool)
 PARTITION_COLUMNS: tuple[str, ...] = ("date",)
@@ -100,9 +110,9 @@ def _ddl(t: Type) -> str:
     return "STRUCT<" + ", ".join(f"`{n}`: {_ddl(ft)}" for n, ft in t[1]) + ">"
 
 
-def ddl(*, spool: bool = False) -> str:
+def ddl(*, spool: bool = False, quarantine: bool = False) -> str:
     """The Spark DDL string of the table (or of the spool lines with ``spool=True``)."""
-    cols = [c for c in COLUMNS if c.in_spool or not spool]
+    cols = _columns(spool, quarantine)
     return ", ".join(f"`{c.name}` {_ddl(c.type)}" for c in cols)
 
 
@@ -125,7 +135,13 @@ def _spark_type(t: Type) -> DataType:
     return T.StructType([T.StructField(n, _spark_type(ft), True) for n, ft in t[1]])
 
 
-def spark_schema(*, spool: bool = False) -> StructType:
+def _columns(spool: bool, quarantine: bool) -> tuple[Column, ...]:
+    if quarantine:
+        return QUARANTINE_COLUMNS
+    return tuple(c for c in COLUMNS if c.in_spool or not spool)
+
+
+def spark_schema(*, spool: bool = False, quarantine: bool = False) -> StructType:
     """The Spark `StructType` of the table, or of the spool lines with ``spool=True``.
 
     Reading a spool: ``spark.read.schema(spark_schema(spool=True)).json(log_dir)``.
@@ -138,11 +154,7 @@ def spark_schema(*, spool: bool = False) -> StructType:
             "or pip install 'laketrace[spark]'"
         ) from exc
     return T.StructType(
-        [
-            T.StructField(c.name, _spark_type(c.type), True)
-            for c in COLUMNS
-            if c.in_spool or not spool
-        ]
+        [T.StructField(c.name, _spark_type(c.type), True) for c in _columns(spool, quarantine)]
     )
 
 
@@ -163,7 +175,7 @@ def _arrow_type(t: Type, pa: Any) -> pyarrow.DataType:
     return pa.struct([pa.field(n, _arrow_type(ft, pa), True) for n, ft in t[1]])
 
 
-def arrow_schema(*, spool: bool = False) -> pyarrow.Schema:
+def arrow_schema(*, spool: bool = False, quarantine: bool = False) -> pyarrow.Schema:
     """The Arrow schema of the table (what the delta-rs writer writes)."""
     try:
         import pyarrow as pa
@@ -172,11 +184,7 @@ def arrow_schema(*, spool: bool = False) -> pyarrow.Schema:
             "laketrace.schema.arrow_schema needs pyarrow: pip install 'laketrace[delta]'"
         ) from exc
     return pa.schema(
-        [
-            pa.field(c.name, _arrow_type(c.type, pa), True)
-            for c in COLUMNS
-            if c.in_spool or not spool
-        ]
+        [pa.field(c.name, _arrow_type(c.type, pa), True) for c in _columns(spool, quarantine)]
     )
 
 

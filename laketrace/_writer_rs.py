@@ -1,0 +1,288 @@
+"""The delta-rs writer (no JVM): DuckDB parses spool JSON to Arrow, `deltalake` commits.
+
+delta-rs does not skip a duplicate transaction version by itself, so before each commit
+the table's recorded version for the app id is read (`DeltaTable.transaction_version`)
+and a batch at or below it is skipped. A concurrent commit conflict is retried after
+re-reading that version. Without DuckDB, lines are parsed in Python (slower).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from .flush import (
+    TABLE_DESCRIPTION,
+    TABLE_PROPERTIES,
+    FlushError,
+    Outcome,
+    Prepared,
+    QuarantineRow,
+    SchemaMismatchError,
+    _fault,
+)
+from .schema import COLUMNS, Type, arrow_schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .targets import Target
+
+_COMMIT_RETRIES = 5
+
+
+def _duck_type(t: Type) -> str:
+    if isinstance(t, str):
+        return {"string": "VARCHAR", "int": "INTEGER", "timestamp": "VARCHAR"}[t]
+    if t[0] == "map":
+        return "MAP(VARCHAR, VARCHAR)"
+    if t[0] == "array":
+        return f"{_duck_type(t[1])}[]"
+    return "STRUCT(" + ", ".join(f'"{n}" {_duck_type(ft)}' for n, ft in t[1]) + ")"
+
+
+_DUCK_COLUMNS = {c.name: _duck_type(c.type) for c in COLUMNS if c.in_spool}
+
+
+def _require() -> tuple[Any, Any]:
+    try:
+        import deltalake
+        import pyarrow
+    except ImportError as exc:
+        raise ImportError(
+            "flushing without Spark needs delta-rs: pip install 'laketrace[delta]' "
+            "(or pass a SparkSession to flush_to_delta)"
+        ) from exc
+    return deltalake, pyarrow
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    return duckdb
+
+
+class DeltaRsWriter:
+    """Writes batches with delta-rs to a path target."""
+
+    name = "delta-rs"
+    compressions = (".gz",)
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.dl, self.pa = _require()
+        self.uri = target.local_path or target.location
+        self.q_uri = (
+            target.quarantine
+            if target.local_path is None
+            else target.local_path.rstrip("/") + "_quarantine"
+        )
+        self.duck = _duckdb()
+        self._con = None
+
+    def _connect(self) -> Any:
+        if self._con is None and self.duck is not None:
+            self._con = self.duck.connect(
+                config={
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                    "threads": max(1, os.cpu_count() or 1),
+                }
+            )
+        return self._con
+
+    def exists(self) -> bool:
+        return self.dl.DeltaTable.is_deltatable(self.uri)
+
+    def table_version(self) -> int | None:
+        return self.dl.DeltaTable(self.uri).version() if self.exists() else None
+
+    def ensure_tables(self, partition_by: str | None) -> None:
+        self._ensure(self.uri, arrow_schema(), ["date"] if partition_by else None, main=True)
+        self._ensure(self.q_uri, arrow_schema(quarantine=True), None, main=False)
+
+    def _ensure(self, uri: str, schema: pa.Schema, parts: list[str] | None, *, main: bool) -> None:
+        DeltaTable = self.dl.DeltaTable
+        if DeltaTable.is_deltatable(uri):
+            existing = DeltaTable(uri).schema().to_arrow()
+            _check_schema(uri, schema, existing)
+            return
+        if uri.startswith("/") or "://" not in uri:
+            os.makedirs(uri, exist_ok=True)
+        desc = TABLE_DESCRIPTION if main else "LakeTrace quarantine: spool lines not accepted."
+        DeltaTable.create(
+            uri,
+            schema=schema,
+            partition_by=parts,
+            mode="ignore",
+            name=None,
+            description=desc,
+            configuration=dict(TABLE_PROPERTIES),
+        )
+
+    def problem_files(self, paths: list[str]) -> set[str]:
+        """Files DuckDB cannot read strictly, or with rows missing required fields."""
+        con = self._connect()
+        if con is None:
+            return set(paths)  # no DuckDB: validate every line in Python
+        try:
+            rows = con.execute(self._check_sql(paths)).fetchall()
+        except self.duck.Error:
+            bad = set()
+            for p in paths:
+                try:
+                    if con.execute(self._check_sql([p])).fetchall():
+                        bad.add(p)
+                except self.duck.Error:
+                    bad.add(p)
+            return bad
+        return {r[0] for r in rows}
+
+    def _read_sql(self, paths: list[str]) -> str:
+        files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+        cols = (
+            "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in _DUCK_COLUMNS.items()) + "}"
+        )
+        return (
+            f"read_json({files}, columns={cols}, format='newline_delimited', "
+            "filename=true, maximum_object_size=134217728)"
+        )
+
+    def _check_sql(self, paths: list[str]) -> str:
+        return (
+            f"SELECT DISTINCT filename FROM {self._read_sql(paths)} "
+            "WHERE ts IS NULL OR record_id IS NULL OR level IS NULL "
+            "OR TRY_CAST(ts AS TIMESTAMP) IS NULL"
+        )
+
+    def _arrow(self, prepared: Prepared) -> pa.Table:
+        pa = self.pa
+        schema = arrow_schema()
+        if not prepared.readable:
+            return schema.empty_table()
+        con = self._connect()
+        if con is not None:
+            select = ", ".join(
+                "CAST(ts AS TIMESTAMP) AS ts, CAST(SUBSTR(ts, 1, 10) AS DATE) AS date"
+                if c.name == "ts"
+                else "NULL AS ingested_at"
+                if c.name == "ingested_at"
+                else f'"{c.name}"'
+                for c in COLUMNS
+                if c.name != "date"
+            )
+            table = con.sql(f"SELECT {select} FROM {self._read_sql(prepared.readable)}").arrow()
+            if hasattr(table, "read_all"):
+                table = table.read_all()
+        else:
+            table = _python_table(prepared.readable, pa)
+        ingested = pa.array([prepared.ingested_at] * table.num_rows, pa.timestamp("us", tz="UTC"))
+        table = table.set_column(
+            table.schema.get_field_index("ingested_at"), "ingested_at", ingested
+        )
+        ts = table.column("ts").cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
+        return table.select(schema.names).cast(schema)
+
+    def _quarantine_table(self, prepared: Prepared) -> pa.Table:
+        pa = self.pa
+        rows = prepared.quarantine
+        return pa.table(
+            {
+                "source_file": [r.source_file for r in rows],
+                "line_no": pa.array([r.line_no for r in rows], pa.int32()),
+                "reason": [r.reason for r in rows],
+                "raw_line": [r.raw_line for r in rows],
+                "flush_batch": pa.array([prepared.version] * len(rows), pa.int64()),
+                "quarantined_at": pa.array(
+                    [prepared.ingested_at] * len(rows), pa.timestamp("us", tz="UTC")
+                ),
+            },
+            schema=arrow_schema(quarantine=True),
+        )
+
+    def _commit(self, uri: str, app_id: str, version: int, data: pa.Table) -> tuple[bool, int]:
+        """Append ``data`` with txn (app_id, version) unless already committed."""
+        dl = self.dl
+        for attempt in range(_COMMIT_RETRIES):
+            table = dl.DeltaTable(uri)
+            done = table.transaction_version(app_id)
+            if done is not None and done >= version:
+                return True, table.version()
+            try:
+                dl.write_deltalake(
+                    table,
+                    data,
+                    mode="append",
+                    commit_properties=dl.CommitProperties(
+                        app_transactions=[dl.Transaction(app_id=app_id, version=version)],
+                    ),
+                )
+            except dl.exceptions.CommitFailedError:
+                if attempt == _COMMIT_RETRIES - 1:
+                    raise
+                continue  # someone else committed first: re-read the txn version and retry
+            return False, dl.DeltaTable(uri).version()
+        raise FlushError(f"could not commit to {uri} after {_COMMIT_RETRIES} attempts")
+
+    def write_batch(self, prepared: Prepared, app_id: str) -> Outcome:
+        data = self._arrow(prepared)
+        if prepared.quarantine:
+            self._commit(
+                self.q_uri, app_id + ":q", prepared.version, self._quarantine_table(prepared)
+            )
+            _fault("during_quarantine")
+        skipped, version = self._commit(self.uri, app_id, prepared.version, data)
+        return Outcome(data.num_rows, version, skipped)
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _check_schema(uri: str, expected: pa.Schema, existing: pa.Schema) -> None:
+    want = {f.name: str(f.type) for f in expected}
+    have = {f.name: str(f.type) for f in existing}
+    if want == have:
+        return
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    changed = sorted(k for k in set(want) & set(have) if want[k] != have[k])
+    raise SchemaMismatchError(
+        f"the Delta table at {uri} exists with a different schema; nothing was written. "
+        f"Missing columns: {missing or 'none'}; unexpected columns: {extra or 'none'}; "
+        f"different types: {[f'{k}: {have[k]} (expected {want[k]})' for k in changed] or 'none'}. "
+        "Flush to a new path, or migrate the table to laketrace.schema.arrow_schema()."
+    )
+
+
+def _python_table(paths: list[str], pa: Any) -> pa.Table:
+    """Parse clean spool files without DuckDB (slow path)."""
+    names = [c.name for c in COLUMNS if c.in_spool]
+    cols: dict[str, list] = {n: [] for n in names}
+    for p in paths:
+        with open(p, "rb") as fh:
+            for raw in fh:
+                if not raw.strip():
+                    continue
+                obj = json.loads(raw)
+                for n in names:
+                    cols[n].append(obj.get(n))
+    fields = {f.name: f.type for f in arrow_schema()}
+    arrays = {}
+    for n in names:
+        if n == "ts":
+            arrays["ts"] = pa.array(cols["ts"], pa.string()).cast(pa.timestamp("us", tz="UTC"))
+            arrays["date"] = pa.array([s[:10] for s in cols["ts"]], pa.string()).cast(pa.date32())
+        elif n == "context":
+            arrays[n] = pa.array([list((v or {}).items()) for v in cols[n]], fields[n])
+        else:
+            arrays[n] = pa.array(cols[n], fields[n])
+    arrays["ingested_at"] = pa.nulls(len(cols["ts"]), pa.timestamp("us", tz="UTC"))
+    return pa.table(arrays)
+
+
+__all__ = ["DeltaRsWriter", "QuarantineRow"]  # QuarantineRow re-exported for writers

@@ -1,0 +1,161 @@
+"""Where the flush step writes: local paths, OneLake, DBFS, Unity Catalog volumes and tables.
+
+`resolve_target` turns what the user configured (``path=`` or ``table=``) into a
+`Target` for the runtime at hand. It only computes names; it never touches storage.
+
+>>> from laketrace.targets import resolve_target
+>>> resolve_target(path="./lakehouse/logs", runtime="local", cwd="/work").location
+'/work/lakehouse/logs'
+>>> t = resolve_target(table="main.ops.app_logs", runtime="databricks", has_spark=True)
+>>> (t.kind, t.location)
+('table', 'main.ops.app_logs')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ._errors import ConfigError
+
+DEFAULT_LOCAL_PATH = os.path.join("lakehouse", "laketrace_logs")
+DEFAULT_TABLE_NAME = "laketrace_logs"
+
+_ONELAKE = re.compile(
+    r"^abfss://(?P<ws>[^@/]+)@onelake\.dfs\.fabric\.microsoft\.com/"
+    r"(?P<item>[^/]+?)(?:\.Lakehouse)?/Tables/(?P<rest>.+)$",
+    re.I,
+)
+_FABRIC_MOUNT = re.compile(r"^/lakehouse/default/Tables/(?P<name>[^/]+(?:/[^/]+)?)/?$")
+_VOLUME = re.compile(r"^/Volumes/(?P<catalog>[^/]+)/(?P<schema>[^/]+)/(?P<volume>[^/]+)(/.*)?$")
+_IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_\-]*)"
+_TABLE_NAME = re.compile(rf"^{_IDENT}(?:\.{_IDENT}){{0,2}}$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved flush target.
+
+    ``kind`` is ``"path"`` (a Delta table at a location) or ``"table"`` (a catalog table).
+    ``location`` is what Spark uses; ``local_path`` is what delta-rs may use without a JVM
+    (None when only Spark can reach it); ``quarantine`` is the quarantine table next to it.
+    """
+
+    kind: Literal["path", "table"]
+    location: str
+    local_path: str | None
+    quarantine: str
+    display: str
+    remote: bool = False
+
+    @property
+    def key(self) -> str:
+        """A stable short id of the physical table (flush manifest and txn app ids).
+
+        Spark's and delta-rs's names for one table (``Tables/x`` and the Fabric mount,
+        ``dbfs:/x`` and ``/dbfs/x``) share the key, so both writers continue one sequence.
+        """
+        canonical = self.local_path or self.location
+        return hashlib.sha1(f"{self.kind}:{canonical}".encode()).hexdigest()[:12]
+
+
+def _quarantine_for(kind: str, location: str) -> str:
+    if kind == "table":
+        return location.rstrip("`") + "_quarantine" + ("`" if location.endswith("`") else "")
+    return location.rstrip("/") + "_quarantine"
+
+
+def _path_target(location: str, local: str | None, display: str, remote: bool) -> Target:
+    return Target("path", location, local, _quarantine_for("path", location), display, remote)
+
+
+def resolve_target(
+    *,
+    path: str | os.PathLike[str] | None = None,
+    table: str | None = None,
+    runtime: str = "local",
+    has_spark: bool = False,
+    cwd: str | None = None,
+) -> Target:
+    """Resolve the configured flush target for ``runtime``.
+
+    * a local path (relative paths are made absolute);
+    * ``abfss://<ws>@onelake.dfs.fabric.microsoft.com/<lakehouse>.Lakehouse/Tables/<name>``
+      (OneLake; Spark, or delta-rs with credentials);
+    * ``/lakehouse/default/Tables/<name>`` (Fabric's default-lakehouse mount: Spark writes
+      ``Tables/<name>``, delta-rs the mount);
+    * ``dbfs:/...`` (Spark; delta-rs through the ``/dbfs`` mount on Databricks);
+    * ``/Volumes/<catalog>/<schema>/<volume>/...`` (path-based Delta in a UC volume);
+    * ``catalog.schema.table`` (a catalog table; needs Spark). A bare name with no dots
+      goes to the platform default: the current catalog/schema on Databricks, the default
+      lakehouse's ``Tables/`` on Fabric, and ``./lakehouse/<name>`` without Spark.
+    """
+    if path is not None and table is not None:
+        raise ConfigError(
+            "flush target: give either path= (a Delta table location) or table= (a catalog "
+            "table name), not both."
+        )
+    base = cwd or os.getcwd()
+    if path is None and table is None:
+        return _path_target(
+            os.path.join(base, DEFAULT_LOCAL_PATH),
+            os.path.join(base, DEFAULT_LOCAL_PATH),
+            f"./{DEFAULT_LOCAL_PATH} (default)",
+            False,
+        )
+    if table is not None:
+        return _resolve_table(str(table).strip(), runtime, has_spark, base)
+    text = os.fspath(path)  # type: ignore[arg-type]
+    if not text:
+        raise ConfigError("flush target: path= is empty; give a directory for the Delta table.")
+    m = _ONELAKE.match(text)
+    if m:
+        return _path_target(text.rstrip("/"), None, text, True)
+    if text.lower().startswith("abfss://") or text.lower().startswith("s3://"):
+        return _path_target(text.rstrip("/"), None, text, True)
+    m = _FABRIC_MOUNT.match(text)
+    if m:
+        spark_loc = f"Tables/{m.group('name')}" if runtime == "fabric" and has_spark else text
+        return _path_target(spark_loc, text.rstrip("/"), text, runtime == "fabric")
+    if text.startswith("dbfs:/"):
+        fuse = "/dbfs/" + text[len("dbfs:/") :].lstrip("/")
+        local = fuse if runtime == "databricks" else None
+        return _path_target(text.rstrip("/"), local, text, True)
+    if _VOLUME.match(text):
+        return _path_target(text.rstrip("/"), text.rstrip("/"), text, runtime == "databricks")
+    if "://" in text:
+        raise ConfigError(
+            f"flush target: unsupported URI {text!r}. Use a local path, abfss://...onelake..., "
+            "dbfs:/..., /Volumes/<catalog>/<schema>/<volume>/... or table='catalog.schema.t'."
+        )
+    absolute = os.path.abspath(os.path.join(base, os.path.expanduser(text)))
+    return _path_target(absolute, absolute, text, False)
+
+
+def _resolve_table(name: str, runtime: str, has_spark: bool, base: str) -> Target:
+    if not _TABLE_NAME.match(name):
+        raise ConfigError(
+            f"flush target: {name!r} is not a table name. Use 'catalog.schema.table', "
+            "'schema.table' or 'table' (letters, digits, _ and -; quote others with backticks), "
+            "or pass path= for a location."
+        )
+    if "." not in name.replace("`", ""):
+        if runtime == "fabric":
+            loc = f"Tables/{name.strip('`')}"
+            mount = f"/lakehouse/default/Tables/{name.strip('`')}"
+            if has_spark:
+                return _path_target(loc, mount, f"{name} (Fabric default lakehouse)", True)
+            return _path_target(mount, mount, f"{name} (Fabric default lakehouse)", True)
+        if not has_spark:
+            local = os.path.join(base, "lakehouse", name.strip("`"))
+            return _path_target(local, local, f"{name} (./lakehouse, no Spark)", False)
+    if not has_spark:
+        raise ConfigError(
+            f"flush target table={name!r} is a catalog table and needs Spark: call "
+            "flush_to_delta(spark, table=...) with a SparkSession, or pass path= (a Delta "
+            "location) to flush with delta-rs (pip install 'laketrace[delta]')."
+        )
+    return Target("table", name, None, _quarantine_for("table", name), name, True)
