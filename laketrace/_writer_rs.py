@@ -107,7 +107,7 @@ class DeltaRsWriter:
     def _ensure(self, uri: str, schema: pa.Schema, parts: list[str] | None, *, main: bool) -> None:
         DeltaTable = self.dl.DeltaTable
         if DeltaTable.is_deltatable(uri):
-            existing = DeltaTable(uri).schema().to_arrow()
+            existing = self.pa.schema(DeltaTable(uri).schema().to_arrow())
             _check_schema(uri, schema, existing)
             return
         if uri.startswith("/") or "://" not in uri:
@@ -243,9 +243,26 @@ def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _simple(t: Any) -> str:
+    """A writer-neutral type string (ignores Arrow's child-field names and time zone names)."""
+    import pyarrow as pa
+
+    if pa.types.is_map(t):
+        return f"map<{_simple(t.key_type)},{_simple(t.item_type)}>"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"array<{_simple(t.value_type)}>"
+    if pa.types.is_struct(t):
+        return "struct<" + ",".join(f"{f.name}:{_simple(f.type)}" for f in t) + ">"
+    if pa.types.is_timestamp(t):
+        return "timestamp" if t.tz else "timestamp_ntz"
+    if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    return str(t)
+
+
 def _check_schema(uri: str, expected: pa.Schema, existing: pa.Schema) -> None:
-    want = {f.name: str(f.type) for f in expected}
-    have = {f.name: str(f.type) for f in existing}
+    want = {f.name: _simple(f.type) for f in expected}
+    have = {f.name: _simple(f.type) for f in existing}
     if want == have:
         return
     missing = sorted(set(want) - set(have))

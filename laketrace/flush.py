@@ -298,6 +298,8 @@ def flush_to_delta(
         for p, n in list_spool(spool_dir):
             if n.sealed:
                 by_stem.setdefault(spool_stem(p), p)
+        for p in foreign_files(spool_dir):
+            by_stem.setdefault(FOREIGN_PREFIX + os.path.basename(p), p)
         work: list[tuple[int, list[SpoolFile], bool]] = []
         for entry in pending:
             files = []
@@ -382,14 +384,52 @@ def _order(path: str) -> tuple:
     from ._spool import parse_spool_name
 
     n = parse_spool_name(os.path.basename(path))
-    return n.order if n is not None else ("", 0, 0)
+    return n.order if n is not None else ("~", 0, 0)  # foreign files last
+
+
+FOREIGN_PREFIX = "foreign:"
+
+
+def foreign_files(log_dir: str) -> list[str]:
+    """Regular files in ``log_dir`` that are not spool files (hidden and ``_`` names aside).
+
+    The flush step quarantines their lines once, so nothing dropped into the spool
+    directory by mistake disappears silently.
+    """
+    from ._spool import parse_spool_name
+
+    out = []
+    for fn in sorted(os.listdir(log_dir)):
+        if fn.startswith((".", "_")) or parse_spool_name(fn) is not None:
+            continue
+        path = os.path.join(log_dir, fn)
+        if os.path.isfile(path) and not os.path.islink(path):
+            out.append(path)
+    return out
+
+
+def _quarantine_foreign(path: str) -> list[QuarantineRow]:
+    rows = []
+    reason = (
+        "foreign file in log_dir: its name is not a LakeTrace spool file name, so its lines "
+        "were not loaded (keep other files out of the spool directory)"
+    )
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            text = raw[:RAW_LIMIT].decode("utf-8", "replace").rstrip("\n")
+            rows.append(QuarantineRow(os.path.basename(path), n, reason, text))
+    return rows
 
 
 def _prepare(writer: Any, version: int, files: list[SpoolFile], staging: str) -> Prepared:
     """Decompress what the reader cannot read, find files with bad lines, split those."""
+    quarantine: list[QuarantineRow] = []
+    for f in files:
+        if f.stem.startswith(FOREIGN_PREFIX):
+            quarantine.extend(_quarantine_foreign(f.path))
+    files = [f for f in files if not f.stem.startswith(FOREIGN_PREFIX)]
     readable = [_materialize(f.path, staging, writer.compressions) for f in files]
     problems = writer.problem_files(readable)
-    quarantine: list[QuarantineRow] = []
     clean: list[str] = []
     for src, path in zip(files, readable, strict=True):
         if path in problems:

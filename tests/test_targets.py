@@ -1,0 +1,98 @@
+"""Flush target resolution for local, OneLake, Fabric mount, DBFS, UC volumes and tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from laketrace import ConfigError
+from laketrace.targets import resolve_target
+
+
+def test_default_is_local_lakehouse_path():
+    """No target means ./lakehouse/laketrace_logs."""
+    t = resolve_target(cwd="/work")
+    assert (t.kind, t.location, t.local_path) == (
+        "path",
+        "/work/lakehouse/laketrace_logs",
+        "/work/lakehouse/laketrace_logs",
+    )
+    assert t.quarantine == "/work/lakehouse/laketrace_logs_quarantine"
+
+
+def test_relative_and_home_paths_are_absolute():
+    """Relative paths resolve against the working directory."""
+    assert resolve_target(path="logs/t", cwd="/w").location == "/w/logs/t"
+
+
+def test_onelake_abfss_needs_spark_or_credentials():
+    """An abfss OneLake path is a remote path target with no local path."""
+    url = "abfss://ws@onelake.dfs.fabric.microsoft.com/lh.Lakehouse/Tables/app_logs"
+    t = resolve_target(path=url, runtime="fabric", has_spark=True)
+    assert (t.kind, t.location, t.local_path, t.remote) == ("path", url, None, True)
+    assert t.quarantine.endswith("/Tables/app_logs_quarantine")
+
+
+def test_fabric_default_lakehouse_mount():
+    """/lakehouse/default/Tables/x: Spark writes Tables/x, delta-rs the mount; one key."""
+    spark_t = resolve_target(
+        path="/lakehouse/default/Tables/logs", runtime="fabric", has_spark=True
+    )
+    rs_t = resolve_target(path="/lakehouse/default/Tables/logs", runtime="fabric")
+    assert spark_t.location == "Tables/logs"
+    assert rs_t.location == rs_t.local_path == "/lakehouse/default/Tables/logs"
+    assert spark_t.key == rs_t.key
+
+
+def test_dbfs_paths():
+    """dbfs:/ is for Spark; on Databricks delta-rs may use the /dbfs mount."""
+    on_dbx = resolve_target(path="dbfs:/logs/app", runtime="databricks")
+    assert on_dbx.local_path == "/dbfs/logs/app"
+    assert resolve_target(path="dbfs:/logs/app", runtime="local").local_path is None
+
+
+def test_unity_catalog_volume_path():
+    """/Volumes/<catalog>/<schema>/<volume>/... is a path-based Delta target."""
+    t = resolve_target(path="/Volumes/main/ops/logs/app_logs", runtime="databricks")
+    assert (t.kind, t.location) == ("path", "/Volumes/main/ops/logs/app_logs")
+
+
+def test_catalog_table_needs_spark():
+    """A catalog.schema.table name needs Spark; the error says what to do instead."""
+    t = resolve_target(table="main.ops.app_logs", runtime="databricks", has_spark=True)
+    assert (t.kind, t.location, t.quarantine) == (
+        "table",
+        "main.ops.app_logs",
+        "main.ops.app_logs_quarantine",
+    )
+    with pytest.raises(ConfigError, match="needs Spark.*path="):
+        resolve_target(table="main.ops.app_logs", runtime="local")
+
+
+def test_bare_table_name_picks_platform_default():
+    """A bare table name goes to the default lakehouse on Fabric, the current schema on
+    Databricks and ./lakehouse without Spark."""
+    fab = resolve_target(table="app_logs", runtime="fabric", has_spark=True)
+    assert fab.location == "Tables/app_logs"
+    dbx = resolve_target(table="app_logs", runtime="databricks", has_spark=True)
+    assert (dbx.kind, dbx.location) == ("table", "app_logs")
+    local = resolve_target(table="app_logs", runtime="local", cwd="/w")
+    assert local.location == "/w/lakehouse/app_logs"
+
+
+@pytest.mark.parametrize("bad", ["drop table x;", "a..b", "x y", ""])
+def test_bad_table_names(bad):
+    """Malformed table names get an error showing accepted forms."""
+    with pytest.raises(ConfigError, match="not a table name"):
+        resolve_target(table=bad, has_spark=True)
+
+
+def test_both_path_and_table_rejected():
+    """path= and table= together is an error."""
+    with pytest.raises(ConfigError, match="either path="):
+        resolve_target(path="/a", table="t")
+
+
+def test_unsupported_uri():
+    """Unknown URI schemes are rejected with the supported list."""
+    with pytest.raises(ConfigError, match="unsupported URI"):
+        resolve_target(path="ftp://host/table")
