@@ -11,9 +11,11 @@ from . import runtime
 from ._errors import ConfigError, LakeTraceError
 from ._levels import Level
 from ._logger import LakeTraceLogger, get_logger
+from ._query import create_views, query
 from ._record import Record
 from ._recover import RecoverResult, recover
 from ._stdlib import capture_stdlib
+from ._vacuum import VacuumResult, vacuum
 from .flush import FlushResult, flush_to_delta
 from .schema import SPARK_LOG_SCHEMA
 
@@ -28,10 +30,14 @@ __all__ = [
     "Record",
     "RecoverResult",
     "SPARK_LOG_SCHEMA",
+    "VacuumResult",
     "__version__",
     "capture_stdlib",
+    "create_views",
     "flush_to_delta",
     "get_logger",
+    "query",
     "recover",
     "runtime",
+    "vacuum",
 ]

@@ -57,7 +57,7 @@ def _cmd_flush(args: argparse.Namespace) -> int:
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
-    from .query import format_table, query
+    from ._query import format_table, query
 
     spark = _spark_if(args)
     out = query(args.sql, path=args.path, table=args.table, spark=spark)
@@ -69,7 +69,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_vacuum(args: argparse.Namespace) -> int:
-    from .vacuum import vacuum
+    from ._vacuum import vacuum
 
     res = vacuum(
         _spark_if(args),

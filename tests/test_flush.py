@@ -13,13 +13,13 @@ import pytest
 pytest.importorskip("deltalake")
 pytest.importorskip("duckdb")
 
-from deltalake import DeltaTable  # noqa: E402
+from deltalake import DeltaTable
 
-import laketrace  # noqa: E402
-from laketrace import flush_to_delta  # noqa: E402
-from laketrace._lifecycle import maintenance  # noqa: E402
-from laketrace.flush import FlushError, SchemaMismatchError  # noqa: E402
-from laketrace.schema import arrow_schema  # noqa: E402
+import laketrace
+from laketrace import flush_to_delta
+from laketrace._lifecycle import maintenance
+from laketrace.flush import FlushError, SchemaMismatchError
+from laketrace.schema import arrow_schema
 
 
 def _log_some(make_logger, n=100, **config):

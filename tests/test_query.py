@@ -7,12 +7,11 @@ import pytest
 pytest.importorskip("deltalake")
 pytest.importorskip("duckdb")
 
-from deltalake import DeltaTable  # noqa: E402
+from deltalake import DeltaTable
 
-import laketrace  # noqa: E402
-from laketrace.cli import main  # noqa: E402
-from laketrace.query import query  # noqa: E402
-from laketrace.vacuum import vacuum  # noqa: E402
+import laketrace
+from laketrace import query, vacuum
+from laketrace.cli import main
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def test_catalog_table_needs_spark():
         "main.ops.app_logs",
         "main.ops.app_logs_quarantine",
     )
-    with pytest.raises(ConfigError, match="needs Spark.*path="):
+    with pytest.raises(ConfigError, match=r"needs Spark.*path="):
         resolve_target(table="main.ops.app_logs", runtime="local")
 
 

@@ -1,6 +1,6 @@
 """Table retention: delete rows older than an age, then vacuum unreferenced files.
 
->>> from laketrace.vacuum import vacuum
+>>> from laketrace import vacuum
 >>> vacuum(path="./lakehouse/laketrace_logs", older_than="30 days")  # doctest: +SKIP
 """
 
