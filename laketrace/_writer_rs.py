@@ -49,6 +49,7 @@ def _require() -> tuple[Any, Any]:
     try:
         import deltalake
         import pyarrow
+        import pyarrow.compute
     except ImportError as exc:
         raise ImportError(
             "flushing without Spark needs delta-rs: pip install 'laketrace[delta]' "
@@ -73,6 +74,7 @@ class DeltaRsWriter:
 
     def __init__(self, target: Target) -> None:
         self.target = target
+        self._cache: tuple[list[str], set[str], Any] | None = None
         self.dl, self.pa = _require()
         self.uri = target.local_path or target.location
         self.q_uri = (
@@ -101,8 +103,8 @@ class DeltaRsWriter:
         return self.dl.DeltaTable(self.uri).version() if self.exists() else None
 
     def ensure_tables(self, partition_by: str | None) -> None:
+        """Create the target table if needed (the quarantine table is created on first use)."""
         self._ensure(self.uri, arrow_schema(), ["date"] if partition_by else None, main=True)
-        self._ensure(self.q_uri, arrow_schema(quarantine=True), None, main=False)
 
     def _ensure(self, uri: str, schema: pa.Schema, parts: list[str] | None, *, main: bool) -> None:
         DeltaTable = self.dl.DeltaTable
@@ -124,22 +126,32 @@ class DeltaRsWriter:
         )
 
     def problem_files(self, paths: list[str]) -> set[str]:
-        """Files DuckDB cannot read strictly, or with rows missing required fields."""
+        """Files DuckDB cannot read strictly, or with rows lacking a required field.
+
+        The successful read is kept, so a batch without problems is parsed only once.
+        """
+        self._cache = None
         con = self._connect()
         if con is None:
             return set(paths)  # no DuckDB: validate every line in Python
+        if not paths:
+            return set()
         try:
-            rows = con.execute(self._check_sql(paths)).fetchall()
+            table = self._select(paths)
         except self.duck.Error:
             bad = set()
             for p in paths:
                 try:
-                    if con.execute(self._check_sql([p])).fetchall():
+                    part = self._select([p])
+                    if self.pa.compute.any(part.column("_bad")).as_py():
                         bad.add(p)
                 except self.duck.Error:
                     bad.add(p)
             return bad
-        return {r[0] for r in rows}
+        flagged = table.filter(table.column("_bad"))
+        bad_files = set(flagged.column("_file").unique().to_pylist())
+        self._cache = (list(paths), bad_files, table)
+        return {p for p in paths if p in bad_files}
 
     def _read_sql(self, paths: list[str]) -> str:
         files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
@@ -151,12 +163,24 @@ class DeltaRsWriter:
             "filename=true, maximum_object_size=134217728)"
         )
 
-    def _check_sql(self, paths: list[str]) -> str:
-        return (
-            f"SELECT DISTINCT filename FROM {self._read_sql(paths)} "
-            "WHERE ts IS NULL OR record_id IS NULL OR level IS NULL "
-            "OR TRY_CAST(ts AS TIMESTAMP) IS NULL"
+    def _select(self, paths: list[str]) -> pa.Table:
+        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag."""
+        select = ", ".join(
+            "TRY_CAST(ts AS TIMESTAMP) AS ts, TRY_CAST(SUBSTR(ts, 1, 10) AS DATE) AS date"
+            if c.name == "ts"
+            else "NULL::TIMESTAMP AS ingested_at"
+            if c.name == "ingested_at"
+            else f'"{c.name}"'
+            for c in COLUMNS
+            if c.name != "date"
         )
+        sql = (
+            f"SELECT {select}, filename AS _file, (TRY_CAST(ts AS TIMESTAMP) IS NULL OR "
+            "record_id IS NULL OR record_id = '' OR level IS NULL OR level = '') AS _bad "
+            f"FROM {self._read_sql(paths)}"
+        )
+        out = self._connect().sql(sql).arrow()
+        return out.read_all() if hasattr(out, "read_all") else out
 
     def _arrow(self, prepared: Prepared) -> pa.Table:
         pa = self.pa
@@ -165,18 +189,21 @@ class DeltaRsWriter:
             return schema.empty_table()
         con = self._connect()
         if con is not None:
-            select = ", ".join(
-                "CAST(ts AS TIMESTAMP) AS ts, CAST(SUBSTR(ts, 1, 10) AS DATE) AS date"
-                if c.name == "ts"
-                else "NULL AS ingested_at"
-                if c.name == "ingested_at"
-                else f'"{c.name}"'
-                for c in COLUMNS
-                if c.name != "date"
-            )
-            table = con.sql(f"SELECT {select} FROM {self._read_sql(prepared.readable)}").arrow()
-            if hasattr(table, "read_all"):
-                table = table.read_all()
+            cache = getattr(self, "_cache", None)
+            parts = []
+            todo = list(prepared.readable)
+            if cache is not None:
+                cached_paths, bad_files, table = cache
+                keep = [p for p in todo if p in cached_paths and p not in bad_files]
+                if keep:
+                    mask = pa.compute.is_in(table.column("_file"), pa.array(keep))
+                    parts.append(table.filter(mask) if len(keep) < len(cached_paths) else table)
+                todo = [p for p in todo if p not in keep]
+            if todo:  # cleaned copies of problem files (or no cache)
+                parts.append(self._select(todo))
+            table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+            table = table.drop_columns(["_file", "_bad"])
+            self._cache = None
         else:
             table = _python_table(prepared.readable, pa)
         ingested = pa.array([prepared.ingested_at] * table.num_rows, pa.timestamp("us", tz="UTC"))
@@ -230,13 +257,16 @@ class DeltaRsWriter:
 
     def write_batch(self, prepared: Prepared, app_id: str) -> Outcome:
         data = self._arrow(prepared)
+        quarantined = 0
         if prepared.quarantine:
-            self._commit(
+            self._ensure(self.q_uri, arrow_schema(quarantine=True), None, main=False)
+            q_skipped, _ = self._commit(
                 self.q_uri, app_id + ":q", prepared.version, self._quarantine_table(prepared)
             )
+            quarantined = 0 if q_skipped else len(prepared.quarantine)
             _fault("during_quarantine")
         skipped, version = self._commit(self.uri, app_id, prepared.version, data)
-        return Outcome(data.num_rows, version, skipped)
+        return Outcome(0 if skipped else data.num_rows, version, skipped, quarantined)
 
 
 def _sql_str(text: str) -> str:

@@ -5,6 +5,7 @@ Delta itself. It only reads the table's latest commit, never scans the table."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from .flush import (
     SchemaMismatchError,
     _fault,
 )
-from .schema import COLUMN_NAMES, spark_schema
+from .schema import COLUMN_NAMES, SPOOL_COLUMNS, spark_schema
 
 if TYPE_CHECKING:
     from .targets import Target
@@ -59,8 +60,6 @@ class SparkWriter:
         self.target = target
         self.DeltaTable = DeltaTable
         self.F = F
-        self._cached: Any = None
-        self._cached_paths: list[str] = []
 
     def _table(self, location: str, kind: str) -> Any:
         if kind == "table":
@@ -79,18 +78,24 @@ class SparkWriter:
         return int(self._table(self.target.location, self.target.kind).history(1).first()[0])
 
     def ensure_tables(self, partition_by: str | None) -> None:
-        kind = self.target.kind
+        """Create the target table if needed (the quarantine table is created on first use)."""
         with flush_job_group(self.spark):
             self._ensure(
-                self.target.location, kind, spark_schema(), partition_by, TABLE_DESCRIPTION
+                self.target.location,
+                self.target.kind,
+                spark_schema(),
+                partition_by,
+                TABLE_DESCRIPTION,
             )
-            self._ensure(
-                self.target.quarantine,
-                kind,
-                spark_schema(quarantine=True),
-                None,
-                "LakeTrace quarantine: spool lines the flush step did not accept.",
-            )
+
+    def _ensure_quarantine(self) -> None:
+        self._ensure(
+            self.target.quarantine,
+            self.target.kind,
+            spark_schema(quarantine=True),
+            None,
+            "LakeTrace quarantine: spool lines the flush step did not accept.",
+        )
 
     def _ensure(self, location: str, kind: str, schema: Any, part: str | None, desc: str) -> None:
         exists = (
@@ -135,24 +140,11 @@ class SparkWriter:
         return df.withColumn("_file", F.col("_metadata.file_path")).withColumn("_bad", bad)
 
     def problem_files(self, paths: list[str]) -> set[str]:
-        """Files with any line Spark could not parse or that lacks a required field."""
-        from pyspark import StorageLevel
+        """None up front: the Spark writer finds bad lines during its single write pass."""
+        return set()
 
-        if not paths:
-            return set()
-        with flush_job_group(self.spark):
-            df = self._read(paths).persist(StorageLevel.MEMORY_AND_DISK)
-            rows = df.filter("_bad").select("_file").distinct().collect()
-        self._cached, self._cached_paths = df, list(paths)
-        by_uri = {_uri_key(p): p for p in paths}
-        return {by_uri.get(_uri_key(r[0]), r[0]) for r in rows}
-
-    def _good(self, prepared: Prepared) -> Any:
+    def _final(self, df: Any, ingested_at: Any) -> Any:
         F = self.F
-        if self._cached is not None and self._cached_paths == prepared.readable:
-            df = self._cached
-        else:
-            df = self._read(prepared.readable)
         cols = []
         for name in COLUMN_NAMES:
             if name == "ts":
@@ -160,7 +152,7 @@ class SparkWriter:
             elif name == "date":
                 cols.append(F.expr("to_date(substring(ts, 1, 10))").alias("date"))
             elif name == "ingested_at":
-                cols.append(F.lit(prepared.ingested_at).cast("timestamp").alias("ingested_at"))
+                cols.append(F.lit(ingested_at).cast("timestamp").alias("ingested_at"))
             else:
                 cols.append(F.col(name))
         return df.filter(~F.col("_bad")).select(*cols)
@@ -177,36 +169,151 @@ class SparkWriter:
         else:
             writer.save(location)
 
+    def _bad_rows(self, files: list[str], version: int, ingested_at: Any) -> list[tuple]:
+        """Spark's own rejected rows of ``files``, as quarantine rows with line numbers."""
+        from ._validate import RAW_LIMIT
+
+        F = self.F
+        out: list[tuple] = []
+        for path in files:
+            rows = (
+                self._read([path])
+                .filter("_bad")
+                .select(
+                    F.col(_CORRUPT),
+                    F.to_json(F.struct(*SPOOL_COLUMNS)).alias("j"),
+                    F.col("ts"),
+                    F.col("record_id"),
+                    F.col("level"),
+                )
+                .collect()
+            )
+            lines = _line_index(path)
+            for row in rows:
+                raw = row[_CORRUPT]
+                if raw is not None:
+                    reason = _spark_reason(raw)
+                    line_no = lines.get(raw.rstrip("\n"))
+                    text = raw
+                else:
+                    missing = [k for k in ("ts", "record_id", "level") if not row[k]]
+                    reason = (
+                        f"missing required field {missing[0]!r}"
+                        if missing
+                        else f"ts: not an ISO-8601 timestamp: {row['ts']!r:.60}"
+                    )
+                    line_no = _find_line(path, row["record_id"], row["ts"])
+                    text = row["j"]
+                out.append(
+                    (
+                        os.path.basename(path),
+                        line_no,
+                        reason,
+                        text[:RAW_LIMIT],
+                        version,
+                        ingested_at,
+                    )
+                )
+        return out
+
     def write_batch(self, prepared: Prepared, app_id: str) -> Outcome:
+        from pyspark.sql import Observation
+
+        F = self.F
         with flush_job_group(self.spark):
-            try:
-                if prepared.quarantine:
-                    rows = [
-                        (
-                            r.source_file,
-                            r.line_no,
-                            r.reason,
-                            r.raw_line,
-                            prepared.version,
-                            prepared.ingested_at,
-                        )
-                        for r in prepared.quarantine
-                    ]
-                    qdf = self.spark.createDataFrame(rows, spark_schema(quarantine=True))
-                    self._append(qdf, self.target.quarantine, app_id + ":q", prepared.version)
-                    _fault("during_quarantine")
-                before = self.table_version()
-                self._append(self._good(prepared), self.target.location, app_id, prepared.version)
+            before = self.table_version()
+            after: int | None
+            obs = Observation("laketrace_flush")
+            rows: list[tuple] = []
+            if prepared.readable:
+                df = self._read(prepared.readable).observe(
+                    obs,
+                    F.count_if("_bad").alias("bad"),
+                    F.concat_ws("\n", F.collect_set(F.when(F.col("_bad"), F.col("_file")))).alias(
+                        "files"
+                    ),
+                )
+                self._append(
+                    self._final(df, prepared.ingested_at),
+                    self.target.location,
+                    app_id,
+                    prepared.version,
+                )
                 last = self._table(self.target.location, self.target.kind).history(1).first()
-            finally:
-                if self._cached is not None:
-                    self._cached.unpersist()
-                    self._cached = None
-        after = int(last["version"])
-        if after == before:  # Delta skipped the batch: this txnVersion was already committed
-            return Outcome(0, after, True)
-        metrics = last["operationMetrics"] or {}
-        return Outcome(int(metrics.get("numOutputRows", 0)), after, False)
+                after = int(last["version"])
+                skipped = after == before
+                if skipped:
+                    # Delta skipped the write (a re-run after a crash): look for bad lines again
+                    bad_files = sorted(
+                        r[0]
+                        for r in self._read(prepared.readable)
+                        .filter("_bad")
+                        .select("_file")
+                        .distinct()
+                        .collect()
+                    )
+                    written = 0
+                else:
+                    metrics = obs.get
+                    bad_files = [f for f in (metrics.get("files") or "").split("\n") if f]
+                    written = int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+                by_uri = {_uri_key(p): p for p in prepared.readable}
+                local = [by_uri.get(_uri_key(f), f) for f in bad_files]
+                rows = self._bad_rows(local, prepared.version, prepared.ingested_at)
+            else:  # only foreign files in this batch: nothing for the main table
+                after, skipped, written = before, False, 0
+            rows += [
+                (
+                    r.source_file,
+                    r.line_no,
+                    r.reason,
+                    r.raw_line,
+                    prepared.version,
+                    prepared.ingested_at,
+                )
+                for r in prepared.quarantine
+            ]
+            if rows:
+                self._ensure_quarantine()
+                qdf = self.spark.createDataFrame(rows, spark_schema(quarantine=True))
+                self._append(qdf, self.target.quarantine, app_id + ":q", prepared.version)
+                _fault("during_quarantine")
+        return Outcome(written, after, skipped, quarantined=len(rows))
+
+
+def _line_index(path: str) -> dict[str, int]:
+    """Line text -> first 1-based line number, for matching Spark's corrupt records."""
+    from ._tail import open_spool_file
+
+    out: dict[str, int] = {}
+    with open_spool_file(path) as fh:
+        for n, raw in enumerate(fh, 1):
+            out.setdefault(raw.decode("utf-8", "replace").rstrip("\n"), n)
+    return out
+
+
+def _find_line(path: str, record_id: Any, ts: Any) -> int | None:
+    """The line of a parseable-but-rejected record (matched on record_id and ts)."""
+    import json
+
+    from ._tail import open_spool_file
+
+    with open_spool_file(path) as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj.get("record_id") == record_id and obj.get("ts") == ts:
+                return n
+    return None
+
+
+def _spark_reason(raw: str) -> str:
+    from ._validate import validate_line
+
+    text = raw if raw.endswith("\n") else raw + "\n"
+    return validate_line(text.encode("utf-8")) or "Spark could not parse the line with the schema"
 
 
 def _uri_key(path: str) -> str:

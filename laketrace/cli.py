@@ -49,7 +49,7 @@ def _cmd_flush(args: argparse.Namespace) -> int:
         log_dir=args.log_dir,
         path=args.path,
         table=args.table,
-        batch_bytes=args.batch_mb * 1024 * 1024,
+        batch_bytes=args.batch_mb * 1024 * 1024 if args.batch_mb else None,
         progress=True,
     )
     print(result)
@@ -135,7 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     flush = sub.add_parser("flush", help="ship sealed spool files into a Delta table")
     flush.add_argument("--log-dir", required=True, help="the spool directory")
-    flush.add_argument("--batch-mb", type=int, default=128, help="max MB per Delta commit")
+    flush.add_argument(
+        "--batch-mb",
+        type=int,
+        default=None,
+        help="max MB of spool files per Delta commit (default 1024 with Spark, 128 without)",
+    )
     _target_args(flush)
     flush.set_defaults(func=_cmd_flush)
 

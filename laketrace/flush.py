@@ -45,7 +45,8 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-DEFAULT_BATCH_BYTES = 128 * 1024 * 1024
+# per Delta commit: Spark parallelises large batches well; delta-rs holds a batch in memory
+DEFAULT_BATCH_BYTES = {"spark": 1024 * 1024 * 1024, "delta-rs": 128 * 1024 * 1024}
 TABLE_DESCRIPTION = (
     "LakeTrace logs (schema v1): one row per log record from drivers, executors, the Spark "
     "listener and stdlib logging. Columns: laketrace.schema."
@@ -126,6 +127,7 @@ class Outcome:
     records: int
     table_version: int | None
     skipped: bool
+    quarantined: int = 0
 
 
 def _fault(point: str) -> None:
@@ -246,7 +248,7 @@ def flush_to_delta(
     log_dir: str | os.PathLike[str] | None = None,
     path: str | os.PathLike[str] | None = None,
     table: str | None = None,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    batch_bytes: int | None = None,
     quarantine: str | None = None,
     partition_by: str | None = "date",
     progress: Any = None,
@@ -254,14 +256,16 @@ def flush_to_delta(
     """Ship every sealed spool file in ``log_dir`` into the Delta target, exactly once.
 
     With a SparkSession the Spark + delta-spark writer is used (any target); without
-    one, delta-rs writes path targets (``pip install 'laketrace[delta]'``). Bad lines go
+    one, delta-rs writes path targets (``pip install 'laketrace[delta]'``). Each batch of
+    at most ``batch_bytes`` of spool files is one Delta commit (default 1 GiB with Spark,
+    128 MiB with delta-rs, which holds a batch in memory). Bad lines go
     to the quarantine table (``<target>_quarantine`` unless ``quarantine=`` names
     another) and are counted in the result. ``partition_by=None`` creates an
     unpartitioned table. ``progress=True`` prints one line per batch on stderr (or pass
     a callable that receives a dict per event).
     """
     t0 = time.monotonic()
-    if not isinstance(batch_bytes, int) or batch_bytes < 1:
+    if batch_bytes is not None and (not isinstance(batch_bytes, int) or batch_bytes < 1):
         raise ConfigError(
             f"flush_to_delta: batch_bytes must be a positive int, got {batch_bytes!r}."
         )
@@ -287,6 +291,8 @@ def flush_to_delta(
             target.remote,
         )
     writer = _choose_writer(spark, target)
+    if batch_bytes is None:
+        batch_bytes = DEFAULT_BATCH_BYTES[writer.name]
     report = _Progress(progress)
     result = FlushResult(target=target.display, writer=writer.name)
     with flush_lock(spool_dir):
@@ -354,7 +360,7 @@ def flush_to_delta(
                     "batch": v,
                     "target": target.key,
                     "records": outcome.records,
-                    "quarantined": len(prepared.quarantine),
+                    "quarantined": outcome.quarantined,
                     "table_version": outcome.table_version,
                     "skipped": outcome.skipped,
                     "at": time.time(),
@@ -364,7 +370,7 @@ def flush_to_delta(
             result.files += len(files)
             result.bytes += sum(f.size for f in files)
             result.records += 0 if outcome.skipped else outcome.records
-            result.quarantined += 0 if outcome.skipped else len(prepared.quarantine)
+            result.quarantined += outcome.quarantined
             result.skipped_batches += outcome.skipped
             result.table_version = outcome.table_version
             report(
@@ -373,7 +379,7 @@ def flush_to_delta(
                 total=len(work),
                 files=len(files),
                 records=outcome.records,
-                quarantined=len(prepared.quarantine),
+                quarantined=outcome.quarantined,
                 skipped=outcome.skipped,
             )
     result.seconds = time.monotonic() - t0
