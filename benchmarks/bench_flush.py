@@ -21,8 +21,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import laketrace  # noqa: E402
-from laketrace.schema import spark_schema  # noqa: E402
+import laketrace
+from laketrace.schema import spark_schema
 
 
 def make_spool(log_dir: str, n: int) -> int:
