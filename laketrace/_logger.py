@@ -332,6 +332,7 @@ class _Core:
         hostname: str | None = None,
         record_id: str | None = None,
         spark: tuple | None = None,
+        inherit_context: bool = True,
     ) -> Record:
         """Build a record with explicit fields (the slow, general path)."""
         self._spark_refresh()
@@ -342,7 +343,7 @@ class _Core:
         rec.level_no = level.no
         rec.message = msg
         rec.logger_name = logger_name or self.name
-        rec.extra = {**_context.get(), **(extra or {})}
+        rec.extra = {**_context.get(), **(extra or {})} if inherit_context else dict(extra or {})
         rec.exception = exc_info_from(exc) if exc is not None else None
         rec.thread_id = thread.ident if thread_id is None else thread_id  # type: ignore[assignment]
         rec.thread_name = thread.name if thread_name is None else thread_name
@@ -599,6 +600,47 @@ class LakeTraceLogger:
         options.setdefault("log_dir", cfg.log_dir)
         return flush_to_delta(spark, **options)
 
+    def for_executors(
+        self,
+        mode: str = "accumulator",
+        *,
+        level: str | int = "INFO",
+        max_records_per_task: int = 1000,
+        max_bytes_per_task: int | str = 256 * 1024,
+        spark: Any = None,
+    ) -> Any:
+        """A picklable proxy for code that runs on executors (UDFs, ``mapPartitions``...).
+
+        In ``"accumulator"`` mode the records of each successful task travel with the
+        task result and land in this logger's spool as the task completes, with
+        ``source="executor"``, stage, partition, attempt, host and call site. Records of
+        failed task attempts are not delivered (see ``executor_stderr``). ``"noop"``
+        drops executor records. On Spark Connect or where accumulators are unavailable
+        it falls back to ``"noop"`` with one WARNING.
+
+        >>> proxy = log.for_executors(level="INFO")  # doctest: +SKIP
+        >>> udf(lambda x: (proxy.info("saw {}", x), x)[1])  # doctest: +SKIP
+        """
+        from ._executor import make_proxy
+
+        return make_proxy(
+            self,
+            mode=mode,
+            level=level,
+            max_records_per_task=max_records_per_task,
+            max_bytes_per_task=max_bytes_per_task,
+            spark=spark,
+        )
+
+    def __reduce__(self) -> tuple:
+        # A driver logger captured in a UDF closure pickles by reference: tasks get a
+        # no-op (or stderr) task logger instead of "cannot pickle '_thread.lock'".
+        core = self._core
+        return (
+            _unpickle_logger,
+            (core.name, core.min_no, core.config.executor_stderr, dict(self._bound)),
+        )
+
     def tail(self, n: int = 50, *, file: Any = None) -> list[dict[str, Any]]:
         """Print the last ``n`` records of this logger's spool, human-formatted; returns them."""
         from ._tail import tail_records
@@ -681,7 +723,7 @@ def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"get_logger: name must be a non-empty string, got {name!r}.")
     if _runtime.in_spark_task():
-        from ._executor_stub import task_logger
+        from ._executor import task_logger
 
         return task_logger(name, config)  # type: ignore[return-value]
     if config is not None and not isinstance(config, Mapping):
@@ -718,6 +760,25 @@ def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None)
             core.close()
         _registry[name] = new
         return new.root  # type: ignore[return-value]
+
+
+def registered_core(name: str) -> _Core | None:
+    """The live core of the logger called ``name`` (None if there is none)."""
+    return _registry.get(name)
+
+
+def _unpickle_logger(name: str, level_no: int, to_stderr: bool, bound: dict) -> Any:
+    """Rebuild a pickled driver logger: the live one on the driver, a task logger in tasks."""
+    if _runtime.in_spark_task():
+        from ._executor import TaskLogger
+
+        return TaskLogger(name, level_no, to_stderr, bound)
+    core = _registry.get(name)
+    if core is None:
+        from ._executor import TaskLogger
+
+        return TaskLogger(name, level_no, to_stderr, bound)
+    return core.cls(core, bound) if bound else core.root
 
 
 def registered_cores() -> list[_Core]:

@@ -210,6 +210,7 @@ class DeltaRsWriter:
         table = table.set_column(
             table.schema.get_field_index("ingested_at"), "ingested_at", ingested
         )
+        table = _dedupe_executor_records(table, pa)
         ts = table.column("ts").cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
         table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
         return table.select(schema.names).cast(schema)
@@ -267,6 +268,30 @@ class DeltaRsWriter:
             _fault("during_quarantine")
         skipped, version = self._commit(self.uri, app_id, prepared.version, data)
         return Outcome(0 if skipped else data.num_rows, version, skipped, quarantined)
+
+
+def _dedupe_executor_records(table: pa.Table, pa: Any) -> pa.Table:
+    """Drop repeated executor records (same deterministic record_id) within a batch.
+
+    Accumulator updates from transformations can be applied again when a stage is
+    recomputed; the driver already drops recent repeats, this catches the rest.
+    """
+    pc = pa.compute
+    is_exec = pc.fill_null(pc.equal(table.column("source"), "executor"), False)
+    if not pc.any(is_exec).as_py():
+        return table
+    ids = table.column("record_id").to_pylist()
+    flags = is_exec.to_pylist()
+    seen: set[str] = set()
+    keep = []
+    for rid, ex in zip(ids, flags, strict=True):
+        if ex and rid in seen:
+            keep.append(False)
+            continue
+        if ex:
+            seen.add(rid)
+        keep.append(True)
+    return table if all(keep) else table.filter(pa.array(keep))
 
 
 def _sql_str(text: str) -> str:

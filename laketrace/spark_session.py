@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from typing import Any
 
 JAR_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "laketrace", "jars")
@@ -107,6 +108,10 @@ def local_spark(
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
+    # Python workers must run this interpreter (the one with laketrace and its extras),
+    # not whatever "python3" is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = _base_builder(app_name, master, conf)
     try:
         from delta import configure_spark_with_delta_pip

@@ -287,3 +287,19 @@ def test_public_api_exports_flush():
     """flush_to_delta and FlushResult are part of the public API."""
     assert laketrace.flush_to_delta is flush_to_delta
     assert "FlushResult" in laketrace.__all__
+
+
+def test_repeated_executor_records_are_deduplicated_at_flush(log_dir, tmp_path):
+    """Executor records repeated in the spool (same record_id) land in the table once."""
+    os.makedirs(log_dir, exist_ok=True)
+    line = (
+        '{"ts":"2025-11-28T13:20:00.000000Z","level":"INFO","record_id":"x-abc","msg":"m",'
+        '"source":"executor"}\n'
+    )
+    driver = line.replace("x-abc", "d-1").replace("executor", "driver")
+    path = os.path.join(log_dir, "e__20251128T132000000000Z__r__1__000001.sealed.jsonl")
+    with open(path, "w") as fh:
+        fh.write(line + line + driver + driver)
+    res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "t"))
+    assert sorted(_ids(str(tmp_path / "t"))) == ["d-1", "d-1", "x-abc"]
+    assert res.records == 3
