@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-import laketrace  # noqa: E402
+import laketrace
 
 
 def main() -> None:
