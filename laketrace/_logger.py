@@ -64,6 +64,20 @@ _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 spark_context: contextvars.ContextVar[tuple | None] = contextvars.ContextVar(
     "laketrace_spark", default=None
 )
+#: the Spark job running now, as seen by spark_listener (a one-item list so the listener
+#: thread can swap it without locks; the hot path only reads it)
+_job_context: list[tuple | None] = [None]
+_job_fields: list[dict[str, str] | None] = [None]
+
+
+def set_job_context(value: tuple | None, fields: dict[str, str] | None = None) -> None:
+    """Set the Spark context of driver records (used by spark_listener).
+
+    ``value`` is ``(job_id, stage_id, partition_id, task_attempt, job_group, notebook)``;
+    ``fields`` (job description, SQL execution id) are added to the records' context.
+    """
+    _job_fields[0] = fields or None
+    _job_context[0] = value
 
 
 class _Ids:
@@ -220,7 +234,7 @@ class _Core:
         mod = _sys_modules.get("pyspark.context")
         if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
             self._spark_refresh()
-        spark = spark_context.get()
+        spark = spark_context.get() or _job_context[0]
         if exc is None and spark is None:
             sink = self.fast
             if sink is not None:
@@ -266,6 +280,8 @@ class _Core:
             extra = {**bound, **ctx, **fields} if bound else {**ctx, **fields}
         else:
             extra = bound.copy() if bound else {}
+        if spark is not None and spark is _job_context[0] and _job_fields[0]:
+            extra = {**_job_fields[0], **extra}
         msg_extra = _redact(self.redact, msg, extra) if self.redact is not None else None
         if msg_extra is not None:
             msg, extra = msg_extra
@@ -356,7 +372,7 @@ class _Core:
         rec.runtime = self.runtime
         rec.app_id = self.app_id
         rec.app_name = self.app_name
-        rec.spark = spark if spark is not None else spark_context.get()
+        rec.spark = spark if spark is not None else (spark_context.get() or _job_context[0])
         rec._line = None
         rec._frag = None
         return rec

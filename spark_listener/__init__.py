@@ -1,18 +1,13 @@
-"""Spark listener for LakeTrace (registers on a live SparkSession).
+"""LakeTrace's Spark listener: Spark context in records, Spark failures as log records,
+and automatic flushes to Delta.
 
-The listener itself is delivered by issue 5; until then `install` raises a clear error.
+>>> import spark_listener
+>>> handle = spark_listener.install(spark, log, path="./lakehouse/laketrace_logs")  # doctest: +SKIP
+>>> handle.uninstall()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from typing import Any
+from ._install import ListenerHandle, install
 
-__all__ = ["install"]
-
-
-def install(spark: Any, logger: Any, **options: Any) -> Any:
-    """Register the LakeTrace listener on ``spark`` (not yet available in this release)."""
-    raise NotImplementedError(
-        "spark_listener.install is not available in this LakeTrace release yet; call "
-        "laketrace.flush_to_delta(...) explicitly after your job instead."
-    )
+__all__ = ["ListenerHandle", "install"]

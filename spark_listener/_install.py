@@ -1,0 +1,391 @@
+"""`install`: register the listener, keep Spark context in records, flush automatically."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from laketrace._logger import LakeTraceLogger, set_job_context
+from laketrace._rotation import parse_duration, parse_size
+
+from ._events import EventHandler
+
+DEFAULT_FLUSH_INTERVAL = 300.0
+DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
+
+_installed: dict[tuple[int, str], ListenerHandle] = {}
+_lock = threading.Lock()
+
+
+class _JavaListener:
+    """py4j proxy object: Spark calls these methods on its listener bus thread."""
+
+    class Java:
+        implements = ["org.apache.spark.scheduler.SparkListenerInterface"]
+
+    def __init__(self, handler: EventHandler) -> None:
+        self._handler = handler
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handler, name)
+
+    def toString(self) -> str:
+        return "LakeTraceListener"
+
+    def hashCode(self) -> int:
+        return id(self) & 0x7FFFFFFF
+
+    def equals(self, other: Any) -> bool:
+        return other is self
+
+
+class Flusher:
+    """Runs flushes on one background thread, debounced; never on the listener bus."""
+
+    def __init__(self, handle: ListenerHandle) -> None:
+        self.handle = handle
+        self.wake = threading.Event()
+        self.stop_event = threading.Event()
+        self.last = 0.0
+        self.pending = False
+        self.running = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="laketrace-flusher", daemon=True)
+        self.thread.start()
+
+    def request(self, *, force: bool = False) -> None:
+        self.pending = True
+        if force:
+            self.last = 0.0
+        self.wake.set()
+
+    def _due(self) -> bool:
+        h = self.handle
+        if not self.pending:
+            return False
+        if time.monotonic() - self.last >= h.flush_interval:
+            return True
+        return h.sealed_bytes() >= h.flush_bytes
+
+    def _run(self) -> None:
+        # a request waits at most flush_interval: the timeout re-checks pending requests
+        while not self.stop_event.is_set():
+            self.wake.wait(self.handle.flush_interval)
+            self.wake.clear()
+            if self.stop_event.is_set():
+                return
+            if self.handle.timer_only:
+                self.pending = True
+            if self._due():
+                self.flush_now()
+
+    def flush_now(self, *, spark_ok: bool = True) -> Any:
+        with self.running:
+            self.pending = False
+            self.last = time.monotonic()
+            return self.handle.flush(spark_ok=spark_ok)
+
+
+@dataclass
+class ListenerHandle:
+    """What `install` returns; ``uninstall()`` removes everything it set up."""
+
+    spark: Any
+    logger: LakeTraceLogger
+    path: str | None
+    table: str | None
+    flush_interval: float
+    flush_bytes: int
+    listener: Any = None
+    streaming: Any = None
+    timer_only: bool = False
+    flusher: Flusher | None = None
+    handler: EventHandler | None = None
+    results: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _orig_stop: Any = None
+    _active: bool = True
+
+    @property
+    def mode(self) -> str:
+        """``"listener"`` or ``"timer"`` (the graceful-degradation fallback)."""
+        return "timer" if self.timer_only else "listener"
+
+    def sealed_bytes(self) -> int:
+        from laketrace._spool import list_spool
+
+        total = 0
+        for p, n in list_spool(self.logger.log_dir):
+            if n.sealed:
+                try:
+                    total += os.path.getsize(p)
+                except OSError:
+                    pass
+        return total
+
+    def flush(self, *, spark_ok: bool = True) -> Any:
+        """Seal the spool and flush it now (Spark if usable, else delta-rs for paths)."""
+        from laketrace.flush import flush_to_delta
+
+        log = self.logger
+        log.close()  # seal: the records so far become shippable
+        spark = self.spark if spark_ok and _spark_alive(self.spark) else None
+        if spark is None and self.table is not None:
+            self.errors.append("no live SparkSession for a table target; flush skipped")
+            return None
+        try:
+            res = flush_to_delta(spark, log_dir=log.log_dir, path=self.path, table=self.table)
+        except Exception as exc:  # the application never fails because of LakeTrace
+            msg = f"LakeTrace automatic flush failed: {exc!r}"
+            self.errors.append(msg)
+            sys.stderr.write(msg + "\n")
+            return None
+        self.results.append(res)
+        return res
+
+    def uninstall(self) -> None:
+        """Remove the listener(s), stop automatic flushing and restore ``spark.stop``."""
+        if not self._active:
+            return
+        self._active = False
+        if self.flusher is not None:
+            self.flusher.stop_event.set()
+            self.flusher.wake.set()
+        sc = _spark_context(self.spark)
+        if self.listener is not None and sc is not None:
+            try:
+                sc._jsc.sc().removeSparkListener(self.listener)
+            except Exception:
+                pass
+        if self.streaming is not None:
+            try:
+                self.spark.streams.removeListener(self.streaming)
+            except Exception:
+                pass
+        if self._orig_stop is not None:
+            try:
+                del self.spark.stop
+            except AttributeError:
+                pass
+        set_job_context(None)
+        with _lock:
+            for key, h in list(_installed.items()):
+                if h is self:
+                    del _installed[key]
+
+
+def _spark_context(spark: Any) -> Any:
+    try:
+        return spark.sparkContext
+    except Exception:
+        return None
+
+
+def _spark_alive(spark: Any) -> bool:
+    sc = _spark_context(spark)
+    try:
+        return sc is not None and sc._jsc is not None and not sc._jsc.sc().isStopped()
+    except Exception:
+        return False
+
+
+def _is_remote(spark: Any) -> bool:
+    try:
+        from pyspark.sql.utils import is_remote
+
+        if is_remote():
+            return True
+    except Exception:
+        pass
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def install(
+    spark: Any,
+    logger: LakeTraceLogger,
+    *,
+    path: str | None = None,
+    table: str | None = None,
+    flush_interval: str | float = "5 min",
+    flush_bytes: str | int = DEFAULT_FLUSH_BYTES,
+) -> ListenerHandle:
+    """Register LakeTrace's listener on ``spark``; logs then land in Delta automatically.
+
+    * driver records carry ``app_id``, ``job_id``, ``job_group``, ``notebook`` (and the job
+      description / SQL execution id in ``context``) while a job runs;
+    * job start/end, failed jobs/stages/tasks (with the Python traceback Spark reports),
+      executor removal and application end become ``source="listener"`` records;
+      successful tasks are counted per stage, not logged one by one;
+    * the spool is flushed on a background thread after a job ends (at most once per
+      ``flush_interval``, sooner when ``flush_bytes`` of sealed data wait), before
+      ``spark.stop()``, at application end and at interpreter exit.
+
+    Calling it again for the same session and logger returns the same handle. On Spark
+    Connect, serverless/shared compute or any registration error it logs one WARNING and
+    falls back to a periodic timer plus an exit-time flush.
+    """
+    interval = _interval(flush_interval)
+    fbytes = parse_size(flush_bytes) if isinstance(flush_bytes, str) else int(flush_bytes)
+    if fbytes is None or fbytes <= 0:
+        raise ValueError(
+            f"spark_listener.install: flush_bytes must be a positive size like '64 MB', got "
+            f"{flush_bytes!r}."
+        )
+    cfg = logger._core.config
+    if path is None and table is None:
+        path, table = cfg.path, cfg.table
+    key = (id(spark), logger.name)
+    with _lock:
+        existing = _installed.get(key)
+        if existing is not None and existing._active:
+            return existing
+    handle = ListenerHandle(spark, logger, path, table, interval, fbytes)
+    reason = None
+    if _is_remote(spark):
+        reason = "this is a Spark Connect session (no listener bus from Python)"
+    else:
+        try:
+            _register(handle)
+        except Exception as exc:
+            reason = f"registering the listener failed ({type(exc).__name__}: {exc})"
+    if reason is not None:
+        handle.timer_only = True
+        logger.warning(
+            "LakeTrace Spark listener unavailable: {}. Spark job context and failure records "
+            "are off; the spool is flushed every {:.0f}s and at exit instead.",
+            reason,
+            interval,
+        )
+    handle.flusher = Flusher(handle)
+    _wrap_stop(handle)
+    _register_exit(handle)
+    with _lock:
+        _installed[key] = handle
+    return handle
+
+
+def _interval(value: str | float) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        seconds = parse_duration(str(value).strip().lower()) or -1.0
+    if seconds <= 0:
+        raise ValueError(
+            f"spark_listener.install: flush_interval must be a duration like '5 min' or "
+            f"seconds, got {value!r}."
+        )
+    return seconds
+
+
+def _register(handle: ListenerHandle) -> None:
+    sc = handle.spark.sparkContext
+    gateway = sc._gateway
+    try:
+        from pyspark.java_gateway import ensure_callback_server_started
+
+        ensure_callback_server_started(gateway)
+    except ImportError:  # older pyspark
+        if gateway._callback_server is None:
+            gateway.start_callback_server()
+    hwr = weakref.ref(handle)
+
+    def job_end() -> None:
+        h = hwr()
+        if h is not None and h.flusher is not None:
+            h.flusher.request()
+
+    def app_end() -> None:
+        h = hwr()
+        if h is not None and h.flusher is not None:
+            h.flusher.request(force=True)
+
+    handler = EventHandler(handle.logger._core, job_end, app_end)
+    listener = _JavaListener(handler)
+    sc._jsc.sc().addSparkListener(listener)
+    handle.listener = listener
+    handle.handler = handler
+    try:
+        handle.streaming = _streaming_listener(handle)
+        handle.spark.streams.addListener(handle.streaming)
+    except Exception:
+        handle.streaming = None
+
+
+def _streaming_listener(handle: ListenerHandle) -> Any:
+    from pyspark.sql.streaming import StreamingQueryListener
+
+    log = handle.logger
+
+    class LakeTraceStreamingListener(StreamingQueryListener):
+        def onQueryStarted(self, event: Any) -> None:
+            log.info(
+                "streaming query {} started",
+                event.name or event.id,
+                query_id=str(event.id),
+                run_id_stream=str(event.runId),
+            )
+
+        def onQueryProgress(self, event: Any) -> None:
+            p = event.progress
+            log.debug(
+                "streaming query {} batch {}: {} rows at {:.1f} rows/s",
+                p.name or p.id,
+                p.batchId,
+                p.numInputRows,
+                p.processedRowsPerSecond or 0.0,
+                query_id=str(p.id),
+            )
+
+        def onQueryIdle(self, event: Any) -> None:
+            pass
+
+        def onQueryTerminated(self, event: Any) -> None:
+            if event.exception:
+                log.error(
+                    "streaming query {} terminated with an exception: {}",
+                    event.id,
+                    event.exception,
+                    query_id=str(event.id),
+                )
+            else:
+                log.info("streaming query {} terminated", event.id, query_id=str(event.id))
+
+    return LakeTraceStreamingListener()
+
+
+def _wrap_stop(handle: ListenerHandle) -> None:
+    spark = handle.spark
+    try:
+        orig = spark.stop
+    except Exception:
+        return
+
+    def stop_with_flush(*args: Any, **kwargs: Any) -> Any:
+        # flush first, while the session can still run the flush's Spark jobs
+        if handle._active and handle.flusher is not None:
+            handle.flusher.flush_now()
+            handle.uninstall()
+        return orig(*args, **kwargs)
+
+    try:
+        spark.stop = stop_with_flush
+        handle._orig_stop = orig
+    except Exception:
+        pass
+
+
+def _register_exit(handle: ListenerHandle) -> None:
+    ref = weakref.ref(handle)
+
+    def at_exit() -> None:
+        h = ref()
+        if h is None or not h._active or h.flusher is None:
+            return
+        h.flusher.flush_now()
+
+    atexit.register(at_exit)

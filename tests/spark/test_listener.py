@@ -1,0 +1,157 @@
+"""The Spark listener on real local Spark: job context, failure records, automatic flushes."""
+
+from __future__ import annotations
+
+import pytest
+
+import spark_listener
+from spark_listener._events import FLUSH_GROUP
+
+from ..conftest import spool_records
+
+
+def _wait_for(predicate, handle, timeout=30.0):
+    """Wait (event-driven, bounded) until the listener bus has delivered what we need."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def installed(spark, make_logger, tmp_path):
+    log = make_logger(level="DEBUG")
+    handle = spark_listener.install(spark, log, path=str(tmp_path / "logs"), flush_interval="1 h")
+    yield log, handle
+    handle.uninstall()
+
+
+def test_install_is_idempotent(spark, installed):
+    """A re-run install returns the same handle (no duplicate listener)."""
+    log, handle = installed
+    assert spark_listener.install(spark, log, flush_interval="1 h") is handle
+    assert handle.mode == "listener"
+
+
+def test_records_during_a_job_carry_job_id_and_group(spark, installed, log_dir):
+    """Driver records logged while a job runs carry job_id and job_group."""
+    log, handle = installed
+    sc = spark.sparkContext
+    release = __import__("threading").Event()
+
+    def slow(rows):
+        import time
+
+        time.sleep(2.0)  # keeps the job running while the driver logs
+        yield from rows
+
+    def run_job():
+        sc.setJobGroup("nightly-etl", "load orders")  # local properties are per thread
+        sc.parallelize(range(4), 2).mapPartitions(slow).count()
+        release.set()
+
+    import threading
+
+    t = threading.Thread(target=run_job)
+    t.start()
+    assert _wait_for(
+        lambda: any(j.get("group") == "nightly-etl" for j in handle.handler.jobs.values()), handle
+    )
+    log.info("while the job runs")
+    t.join()
+    log.close()
+    recs = [r for r in spool_records(log_dir) if r["msg"] == "while the job runs"]
+    assert recs and recs[0]["job_id"] is not None and recs[0]["job_group"] == "nightly-etl"
+    assert recs[0]["context"].get("spark.job_description") == "load orders"
+    assert release.is_set()
+
+
+def test_failing_udf_produces_error_records_with_traceback(spark, installed, log_dir):
+    """A failing Python UDF job produces listener ERROR records with the Python traceback."""
+    from pyspark.sql import functions as F
+
+    log, handle = installed
+
+    @F.udf("long")
+    def explode(x):
+        raise ValueError(f"bad row {x}")
+
+    with pytest.raises(Exception):
+        spark.range(0, 2, 1, 1).select(explode("id")).collect()
+    assert _wait_for(
+        lambda: any(
+            r["level"] == "ERROR" and "job" in r["msg"] for r in _listener_records(log, log_dir)
+        ),
+        handle,
+    )
+    recs = _listener_records(log, log_dir)
+    errors = [r for r in recs if r["level"] == "ERROR"]
+    kinds = {r["msg"].split()[1] for r in errors}  # "job", "stage", "task"
+    assert {"job", "stage", "task"} <= kinds
+    task_err = next(r for r in errors if r["msg"].startswith("Spark task"))
+    assert "ValueError: bad row" in task_err["context"]["reason"]
+    assert "Traceback" in task_err["context"]["reason"]
+    assert all(r["source"] == "listener" for r in recs)
+
+
+def _listener_records(log, log_dir):
+    log.close()
+    return [r for r in spool_records(log_dir) if r["source"] == "listener"]
+
+
+def test_job_end_triggers_a_background_flush(spark, installed, tmp_path):
+    """After a job ends a flush runs on the flusher thread and lands records in Delta."""
+    log, handle = installed
+    handle.flush_interval = 0.0  # every job end is due
+    log.info("ship me")
+    spark.range(10).count()
+    assert _wait_for(lambda: bool(handle.results), handle)
+    first = handle.results[0]
+    assert first.records >= 1 and first.writer == "spark"
+    table = spark.read.format("delta").load(str(tmp_path / "logs"))
+    assert table.filter("msg = 'ship me'").count() == 1
+
+
+def test_flush_jobs_do_not_trigger_flushes(spark, installed):
+    """Jobs started by the flush run in LakeTrace's job group and never re-trigger it."""
+    log, handle = installed
+    handle.flush_interval = 0.0
+    log.info("x")
+    handle.flusher.flush_now()
+    before = len(handle.results)
+    assert _wait_for(lambda: not handle.flusher.pending, handle, timeout=5)
+    assert len(handle.results) == before
+    groups = {j.get("group") for j in handle.handler.jobs.values()}
+    assert FLUSH_GROUP not in groups
+
+
+def test_connect_fallback_warns_once_and_keeps_logging(spark, make_logger, log_dir, monkeypatch):
+    """With is_remote() True, install warns once, uses the timer mode, logging continues."""
+    import pyspark.sql.utils
+
+    monkeypatch.setattr(pyspark.sql.utils, "is_remote", lambda: True)
+    log = make_logger()
+    handle = spark_listener.install(spark, log, path=str(log_dir) + "_t", flush_interval="1 h")
+    try:
+        assert handle.mode == "timer" and handle.listener is None
+        log.info("still logging")
+        log.close()
+        recs = spool_records(log_dir)
+        warnings = [r for r in recs if r["level"] == "WARNING"]
+        assert len(warnings) == 1 and "Spark Connect" in warnings[0]["msg"]
+        assert any(r["msg"] == "still logging" for r in recs)
+    finally:
+        handle.uninstall()
+
+
+def test_bad_install_options(spark, make_logger):
+    """Bad flush_interval / flush_bytes get teaching errors."""
+    log = make_logger()
+    with pytest.raises(ValueError, match="flush_interval"):
+        spark_listener.install(spark, log, flush_interval="sometimes")
+    with pytest.raises(ValueError, match="flush_bytes"):
+        spark_listener.install(spark, log, flush_bytes=0)
