@@ -26,7 +26,9 @@ def errors_sql(source: str) -> str:
     """SQL of the errors view: ERROR and above, exception fields flattened."""
     return (
         "SELECT ts, date, level, logger, msg, exception['class'] AS exception_class, "
-        "exception['msg'] AS exception_msg, traceback, source, run_id, app_id, app_name, "
+        "exception['msg'] AS exception_msg, "
+        # listener failure records carry Spark's reason (with the Python traceback) in context
+        "coalesce(traceback, context['reason']) AS traceback, source, run_id, app_id, app_name, "
         "job_id, job_group, stage_id, partition_id, task_attempt, notebook, host, module, "
         f"function, line, context, record_id FROM {source} WHERE level_no >= 40"
     )

@@ -5,20 +5,24 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from laketrace.cli import main
 
 
-def test_demo_writes_spool_and_prints_tail(tmp_path):
-    """`python -m laketrace demo` writes a spool and prints its last records."""
+def test_demo_without_spark_flushes_and_summarises(tmp_path):
+    """`python -m laketrace demo --no-spark` flushes with delta-rs and prints the summary."""
+    pytest.importorskip("deltalake")
     out = subprocess.run(
         [sys.executable, "-m", "laketrace", "demo", "--workdir", str(tmp_path), "--no-spark"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    assert "demo finished" in out.stdout
-    assert (tmp_path / "lakehouse").is_dir()
+    assert "== Runs (logs_runs view) ==" in out.stdout
+    assert "KeyError: 'apac'" in out.stdout  # the caught exception with its traceback
+    assert (tmp_path / "lakehouse" / "laketrace_logs" / "_delta_log").is_dir()
 
 
 def test_tail_filters_by_level_and_logger(make_logger, log_dir, capsys):
