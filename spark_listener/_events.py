@@ -1,7 +1,14 @@
-"""Turn Spark listener events into LakeTrace records and job context (py4j callbacks)."""
+"""Turn Spark listener events into LakeTrace records and job context.
+
+Two front ends feed one `EventHandler`: `JsonSink` receives the compact JSON events that
+the JVM listener (``jvm/laketrace-listener.jar``) forwards after filtering on the
+listener bus, and `Py4jListener` is the pure-py4j fallback implementing
+``SparkListenerInterface`` method by method.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -11,6 +18,230 @@ from laketrace._levels import LEVELS
 from laketrace._logger import set_job_context
 
 FLUSH_GROUP = "laketrace-flush"
+
+
+def _first_line(text: str) -> str:
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()[:300]
+    return ""
+
+
+class EventHandler:
+    """Spark events as plain values -> records, job context and flush requests."""
+
+    def __init__(
+        self, core: Any, on_job_end: Callable[[], None], on_app_end: Callable[[], None]
+    ) -> None:
+        self.core = core
+        self.on_job_end_cb = on_job_end
+        self.on_app_end_cb = on_app_end
+        self.lock = threading.Lock()
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self.events = 0
+        self.jobs_ended = 0
+        self.last_event_at = 0.0
+
+    def _emit(self, level: str, msg: str, spark: tuple | None = None, **fields: Any) -> None:
+        core = self.core
+        lvl = LEVELS[level]
+        if lvl.no < core.min_no:
+            return
+        rec = core.make_record(
+            lvl,
+            msg,
+            extra={k: v for k, v in fields.items() if v is not None},
+            source="listener",
+            module="spark_listener",
+            function="listener",
+            spark=spark,
+            inherit_context=False,
+        )
+        core.dispatch(rec)
+
+    def safely(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Run a handler; never let an exception reach Spark's listener bus."""
+        self.events += 1
+        self.last_event_at = time.time()
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            try:
+                self._emit("WARNING", f"LakeTrace listener could not handle an event: {exc!r}")
+            except Exception:
+                pass
+
+    def job_started(
+        self,
+        job_id: int,
+        group: str | None,
+        desc: str | None,
+        sql: str | None,
+        notebook: str | None,
+        stages: int,
+    ) -> None:
+        info = {
+            "start": time.time(),
+            "group": group,
+            "desc": desc,
+            "notebook": notebook,
+            "sql": sql,
+            "stages": stages,
+        }
+        with self.lock:
+            self.jobs[job_id] = info
+        if group == FLUSH_GROUP:
+            return
+        fields = {
+            k: v for k, v in (("spark.job_description", desc), ("spark.sql_execution_id", sql)) if v
+        }
+        spark = (job_id, None, None, None, group, notebook)
+        set_job_context(spark, fields)
+        self._emit("DEBUG", f"Spark job {job_id} started", spark, stages=stages)
+
+    def job_ended(self, job_id: int, ok: bool, reason: str | None) -> None:
+        self.jobs_ended += 1
+        with self.lock:
+            info = self.jobs.pop(job_id, {})
+            running = list(self.jobs.items())
+        if running:
+            jid, other = running[-1]
+            set_job_context((jid, None, None, None, other.get("group"), other.get("notebook")))
+        else:
+            set_job_context(None)
+        group = info.get("group")
+        if group == FLUSH_GROUP:
+            return  # the flush's own jobs never trigger flushes (or records)
+        duration = time.time() - info.get("start", time.time())
+        spark = (job_id, None, None, None, group, info.get("notebook"))
+        if ok:
+            self._emit(
+                "INFO",
+                f"Spark job {job_id} succeeded in {duration:.2f}s",
+                spark,
+                duration_s=round(duration, 3),
+                result="succeeded",
+            )
+        else:
+            self._emit(
+                "ERROR",
+                f"Spark job {job_id} failed after {duration:.2f}s: {_first_line(reason or '')}",
+                spark,
+                duration_s=round(duration, 3),
+                result="failed",
+                reason=reason,
+            )
+        self.on_job_end_cb()
+
+    def stage_completed(
+        self, stage_id: int, attempt: int, name: str, num_tasks: int, ok: int, failure: str | None
+    ) -> None:
+        spark = (None, stage_id, None, attempt, None, None)
+        if failure:
+            self._emit(
+                "ERROR",
+                f"Spark stage {stage_id} (attempt {attempt}) failed: {_first_line(failure)}",
+                spark,
+                reason=failure,
+                stage_name=name,
+                succeeded_tasks=ok,
+            )
+        else:
+            self._emit(
+                "DEBUG",
+                f"Spark stage {stage_id} completed: {ok} task(s) succeeded",
+                spark,
+                stage_name=name,
+                succeeded_tasks=ok,
+                num_tasks=num_tasks,
+            )
+
+    def task_failed(
+        self,
+        task_id: int,
+        stage_id: int,
+        partition: int,
+        attempt: int,
+        executor: str,
+        host: str,
+        reason: str,
+    ) -> None:
+        self._emit(
+            "ERROR",
+            f"Spark task {task_id} (stage {stage_id}, partition {partition}, attempt {attempt}) "
+            f"failed: {_first_line(reason)}",
+            (None, stage_id, partition, attempt, None, None),
+            reason=reason,
+            executor_id=executor,
+            executor_host=host,
+        )
+
+    def executor_removed(self, executor_id: str, reason: str) -> None:
+        self._emit(
+            "WARNING",
+            f"Spark executor {executor_id} removed: {reason}",
+            executor_id=executor_id,
+            reason=reason,
+        )
+
+    def app_ended(self) -> None:
+        self._emit("INFO", "Spark application ended")
+        self.on_app_end_cb()
+
+
+class JsonSink:
+    """py4j ``java.util.function.Consumer`` receiving the JVM listener's JSON events."""
+
+    class Java:
+        implements = ["java.util.function.Consumer"]
+
+    def __init__(self, handler: EventHandler) -> None:
+        self.handler = handler
+
+    def accept(self, payload: Any) -> None:
+        self.handler.safely(self._dispatch, str(payload))
+
+    def andThen(self, other: Any) -> Any:
+        return self
+
+    def _dispatch(self, payload: str) -> None:
+        ev = json.loads(payload)
+        h = self.handler
+        kind = ev.get("e")
+        if kind == "jobStart":
+            h.job_started(
+                ev["job"],
+                ev.get("group"),
+                ev.get("desc"),
+                ev.get("sql"),
+                ev.get("nb"),
+                ev.get("stages", 0),
+            )
+        elif kind == "jobEnd":
+            h.job_ended(ev["job"], bool(ev.get("ok")), ev.get("reason"))
+        elif kind == "stageDone":
+            h.stage_completed(
+                ev["stage"],
+                ev.get("attempt", 0),
+                ev.get("name") or "",
+                ev.get("tasks", 0),
+                ev.get("ok", 0),
+                ev.get("failure"),
+            )
+        elif kind == "taskFailed":
+            h.task_failed(
+                ev["task"],
+                ev["stage"],
+                ev["partition"],
+                ev["attempt"],
+                ev.get("executor") or "",
+                ev.get("host") or "",
+                ev.get("reason") or "",
+            )
+        elif kind == "executorRemoved":
+            h.executor_removed(ev.get("id") or "", ev.get("reason") or "")
+        elif kind == "appEnd":
+            h.app_ended()
 
 
 def _prop(props: Any, key: str) -> str | None:
@@ -24,233 +255,115 @@ def _prop(props: Any, key: str) -> str | None:
 
 
 def _opt(value: Any) -> Any:
-    """Unwrap a Scala Option from py4j (None for None/empty)."""
     try:
         return value.get() if value is not None and value.isDefined() else None
     except Exception:
         return value
 
 
-class EventHandler:
-    """Callback target for every SparkListenerInterface method (py4j calls it by name).
+def _failure_text(reason: Any) -> str:
+    """A task/job failure as text; Python UDF errors include Spark's Python traceback."""
+    fn = getattr(reason, "toErrorString", None)
+    if fn is not None:
+        try:
+            return str(fn())
+        except Exception:
+            pass
+    try:
+        exc = reason.exception()
+        return str(exc.getMessage() or exc.toString())
+    except Exception:
+        return str(reason)
 
-    Unknown methods (added in newer Spark releases) resolve to a no-op, so the listener
-    never raises into Spark's listener bus.
+
+class Py4jListener:
+    """Fallback: implements SparkListenerInterface over py4j, one callback per event.
+
+    Every method Spark may call resolves (unknown, newer ones to a no-op), so the listener
+    never raises. Costs a py4j round trip per task event: the JVM listener is preferred.
     """
 
-    def __init__(self, core: Any, on_job_end: Callable[[], None], on_app_end: Callable[[], None]):
-        self.core = core
-        self.on_job_end_cb = on_job_end
-        self.on_app_end_cb = on_app_end
-        self.lock = threading.Lock()
-        self.jobs: dict[int, dict[str, Any]] = {}
-        self.stage_ok: dict[tuple[int, int], int] = {}
-        self.events = 0
-        self.last_event_at = 0.0
+    class Java:
+        implements = ["org.apache.spark.scheduler.SparkListenerInterface"]
 
-    # ---- plumbing ----
+    def __init__(self, handler: EventHandler) -> None:
+        self.handler = handler
+        self.stage_ok: dict[tuple[int, int], int] = {}
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("on"):
             return self._ignore
         raise AttributeError(name)
 
     def _ignore(self, *args: Any) -> None:
-        self.events += 1
+        self.handler.events += 1
 
-    def _emit(self, level: str, msg: str, **fields: Any) -> None:
-        core = self.core
-        lvl = LEVELS[level]
-        if lvl.no < core.min_no:
-            return
-        spark = fields.pop("_spark", None)
-        rec = core.make_record(
-            lvl,
-            msg,
-            extra={k: v for k, v in fields.items() if v is not None},
-            source="listener",
-            module="spark_listener",
-            function="listener",
-            spark=spark,
-            inherit_context=False,
+    def toString(self) -> str:
+        return "LakeTracePy4jListener"
+
+    def hashCode(self) -> int:
+        return id(self) & 0x7FFFFFFF
+
+    def equals(self, other: Any) -> bool:
+        return other is self
+
+    def onJobStart(self, e: Any) -> None:
+        p = e.properties()
+        nb = _prop(p, "spark.databricks.notebook.path") or _prop(
+            p, "spark.synapse.context.notebookname"
         )
-        core.dispatch(rec)
-
-    def _guard(fn: Callable) -> Callable:  # type: ignore[misc]
-        def wrapped(self: EventHandler, event: Any) -> None:
-            self.events += 1
-            self.last_event_at = time.time()
-            try:
-                fn(self, event)
-            except Exception as exc:  # never raise into the listener bus
-                try:
-                    self._emit("WARNING", f"LakeTrace listener could not handle an event: {exc!r}")
-                except Exception:
-                    pass
-
-        wrapped.__name__ = fn.__name__
-        return wrapped
-
-    # ---- jobs ----
-    @_guard
-    def onJobStart(self, event: Any) -> None:
-        props = event.properties()
-        group = _prop(props, "spark.jobGroup.id")
-        job_id = int(event.jobId())
-        notebook = _prop(props, "spark.databricks.notebook.path") or _prop(
-            props, "spark.synapse.context.notebookname"
-        )
-        desc = _prop(props, "spark.job.description")
-        sql_id = _prop(props, "spark.sql.execution.id")
-        info = {
-            "start": time.time(),
-            "group": group,
-            "desc": desc,
-            "notebook": notebook,
-            "sql": sql_id,
-            "stages": int(event.stageIds().size()),
-        }
-        with self.lock:
-            self.jobs[job_id] = info
-        if group == FLUSH_GROUP:
-            return
-        fields = {
-            k: v
-            for k, v in (("spark.job_description", desc), ("spark.sql_execution_id", sql_id))
-            if v
-        }
-        set_job_context((job_id, None, None, None, group, notebook), fields)
-        self._emit(
-            "DEBUG",
-            f"Spark job {job_id} started",
-            stages=info["stages"],
-            _spark=(job_id, None, None, None, group, notebook),
+        self.handler.safely(
+            self.handler.job_started,
+            int(e.jobId()),
+            _prop(p, "spark.jobGroup.id"),
+            _prop(p, "spark.job.description"),
+            _prop(p, "spark.sql.execution.id"),
+            nb,
+            int(e.stageIds().size()),
         )
 
-    @_guard
-    def onJobEnd(self, event: Any) -> None:
-        job_id = int(event.jobId())
-        with self.lock:
-            info = self.jobs.pop(job_id, {})
-            running = list(self.jobs.items())
-        group = info.get("group")
-        if running:
-            jid, other = running[-1]
-            set_job_context((jid, None, None, None, other.get("group"), other.get("notebook")))
-        else:
-            set_job_context(None)
-        if group == FLUSH_GROUP:
-            return  # the flush's own jobs never trigger flushes (or records)
-        duration = time.time() - info.get("start", time.time())
-        result = event.jobResult()
-        spark = (job_id, None, None, None, group, info.get("notebook"))
-        name = result.getClass().getSimpleName()
-        if name.startswith("JobSucceeded"):
-            self._emit(
-                "INFO",
-                f"Spark job {job_id} succeeded in {duration:.2f}s",
-                duration_s=round(duration, 3),
-                result="succeeded",
-                _spark=spark,
-            )
-        else:
-            reason = _failure_text(result)
-            self._emit(
-                "ERROR",
-                f"Spark job {job_id} failed after {duration:.2f}s: {_first_line(reason)}",
-                duration_s=round(duration, 3),
-                result="failed",
-                reason=reason,
-                _spark=spark,
-            )
-        self.on_job_end_cb()
+    def onJobEnd(self, e: Any) -> None:
+        result = e.jobResult()
+        ok = result.getClass().getSimpleName().startswith("JobSucceeded")
+        self.handler.safely(
+            self.handler.job_ended, int(e.jobId()), ok, None if ok else _failure_text(result)
+        )
 
-    # ---- stages and tasks ----
-    @_guard
-    def onStageCompleted(self, event: Any) -> None:
-        info = event.stageInfo()
-        stage_id = int(info.stageId())
-        attempt = int(info.attemptNumber())
-        with self.lock:
-            ok = self.stage_ok.pop((stage_id, attempt), 0)
-        failure = _opt(info.failureReason())
-        if failure:
-            self._emit(
-                "ERROR",
-                f"Spark stage {stage_id} (attempt {attempt}) failed: {_first_line(str(failure))}",
-                reason=str(failure),
-                stage_name=str(info.name()),
-                succeeded_tasks=ok,
-                _spark=(None, stage_id, None, attempt, None, None),
-            )
-        else:
-            self._emit(
-                "DEBUG",
-                f"Spark stage {stage_id} completed: {ok} task(s) succeeded",
-                stage_name=str(info.name()),
-                succeeded_tasks=ok,
-                num_tasks=int(info.numTasks()),
-                _spark=(None, stage_id, None, attempt, None, None),
-            )
-
-    @_guard
-    def onTaskEnd(self, event: Any) -> None:
-        reason = event.reason()
-        key = (int(event.stageId()), int(event.stageAttemptId()))
+    def onTaskEnd(self, e: Any) -> None:
+        reason = e.reason()
+        key = (int(e.stageId()), int(e.stageAttemptId()))
         if reason.getClass().getSimpleName().startswith("Success"):
-            with self.lock:
-                self.stage_ok[key] = self.stage_ok.get(key, 0) + 1
+            self.handler.events += 1
+            self.stage_ok[key] = self.stage_ok.get(key, 0) + 1
             return
-        task = event.taskInfo()
-        text = _failure_text(reason)
-        self._emit(
-            "ERROR",
-            f"Spark task {int(task.taskId())} (stage {key[0]}, partition {int(task.partitionId())},"
-            f" attempt {int(task.attemptNumber())}) failed: {_first_line(text)}",
-            reason=text,
-            executor_id=str(task.executorId()),
-            executor_host=str(task.host()),
-            _spark=(None, key[0], int(task.partitionId()), int(task.attemptNumber()), None, None),
+        t = e.taskInfo()
+        self.handler.safely(
+            self.handler.task_failed,
+            int(t.taskId()),
+            key[0],
+            int(t.partitionId()),
+            int(t.attemptNumber()),
+            str(t.executorId()),
+            str(t.host()),
+            _failure_text(reason),
         )
 
-    # ---- executors and application ----
-    @_guard
-    def onExecutorRemoved(self, event: Any) -> None:
-        self._emit(
-            "WARNING",
-            f"Spark executor {event.executorId()} removed: {event.reason()}",
-            executor_id=str(event.executorId()),
-            reason=str(event.reason()),
+    def onStageCompleted(self, e: Any) -> None:
+        s = e.stageInfo()
+        key = (int(s.stageId()), int(s.attemptNumber()))
+        failure = _opt(s.failureReason())
+        self.handler.safely(
+            self.handler.stage_completed,
+            key[0],
+            key[1],
+            str(s.name()),
+            int(s.numTasks()),
+            self.stage_ok.pop(key, 0),
+            str(failure) if failure else None,
         )
 
-    @_guard
-    def onApplicationEnd(self, event: Any) -> None:
-        self._emit("INFO", "Spark application ended")
-        self.on_app_end_cb()
+    def onExecutorRemoved(self, e: Any) -> None:
+        self.handler.safely(self.handler.executor_removed, str(e.executorId()), str(e.reason()))
 
-
-def _first_line(text: str) -> str:
-    for line in str(text).splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
-
-
-def _failure_text(reason: Any) -> str:
-    """A task/job failure as text; Python UDF errors include Spark's Python traceback."""
-    for attr in ("toErrorString", "description", "message"):
-        fn = getattr(reason, attr, None)
-        if fn is None:
-            continue
-        try:
-            value = fn() if callable(fn) else fn
-        except Exception:
-            continue
-        if value:
-            text = str(value)
-            if attr == "toErrorString" or "Traceback" in text:
-                return text
-    try:
-        exc = reason.exception()
-        return str(exc.getMessage() or exc.toString())
-    except Exception:
-        return str(reason)
+    def onApplicationEnd(self, e: Any) -> None:
+        self.handler.safely(self.handler.app_ended)

@@ -14,35 +14,15 @@ from typing import Any
 from laketrace._logger import LakeTraceLogger, set_job_context
 from laketrace._rotation import parse_duration, parse_size
 
-from ._events import EventHandler
+from ._events import EventHandler, JsonSink, Py4jListener
+
+JAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm", "laketrace-listener.jar")
 
 DEFAULT_FLUSH_INTERVAL = 300.0
 DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 
 _installed: dict[tuple[int, str], ListenerHandle] = {}
 _lock = threading.Lock()
-
-
-class _JavaListener:
-    """py4j proxy object: Spark calls these methods on its listener bus thread."""
-
-    class Java:
-        implements = ["org.apache.spark.scheduler.SparkListenerInterface"]
-
-    def __init__(self, handler: EventHandler) -> None:
-        self._handler = handler
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handler, name)
-
-    def toString(self) -> str:
-        return "LakeTraceListener"
-
-    def hashCode(self) -> int:
-        return id(self) & 0x7FFFFFFF
-
-    def equals(self, other: Any) -> bool:
-        return other is self
 
 
 class Flusher:
@@ -104,6 +84,7 @@ class ListenerHandle:
     listener: Any = None
     streaming: Any = None
     timer_only: bool = False
+    kind: str = "none"
     flusher: Flusher | None = None
     handler: EventHandler | None = None
     results: list[Any] = field(default_factory=list)
@@ -160,6 +141,8 @@ class ListenerHandle:
         if self.listener is not None and sc is not None:
             try:
                 sc._jsc.sc().removeSparkListener(self.listener)
+                if self.kind == "jvm":
+                    self.listener.setSink(None)
             except Exception:
                 pass
         if self.streaming is not None:
@@ -305,7 +288,12 @@ def _register(handle: ListenerHandle) -> None:
             h.flusher.request(force=True)
 
     handler = EventHandler(handle.logger._core, job_end, app_end)
-    listener = _JavaListener(handler)
+    try:
+        listener = _jvm_listener(sc, JsonSink(handler))
+        handle.kind = "jvm"
+    except Exception as exc:  # e.g. a JVM that cannot load the jar: the py4j fallback
+        listener = Py4jListener(handler)
+        handle.kind = f"py4j ({type(exc).__name__})"
     sc._jsc.sc().addSparkListener(listener)
     handle.listener = listener
     handle.handler = handler
@@ -314,6 +302,24 @@ def _register(handle: ListenerHandle) -> None:
         handle.spark.streams.addListener(handle.streaming)
     except Exception:
         handle.streaming = None
+
+
+def _jvm_listener(sc: Any, sink: JsonSink) -> Any:
+    """Load io.laketrace.LakeTraceListener from the shipped jar into the driver JVM."""
+    if not os.path.exists(JAR):
+        raise FileNotFoundError(JAR)
+    gateway = sc._gateway
+    jvm = sc._jvm
+    urls = gateway.new_array(jvm.java.net.URL, 1)
+    urls[0] = jvm.java.io.File(JAR).toURI().toURL()
+    parent = sc._jsc.sc().getClass().getClassLoader()
+    loader = jvm.java.net.URLClassLoader(urls, parent)
+    cls = loader.loadClass("io.laketrace.LakeTraceListener")
+    listener = cls.getConstructor(gateway.new_array(jvm.java.lang.Class, 0)).newInstance(
+        gateway.new_array(jvm.java.lang.Object, 0)
+    )
+    listener.setSink(sink)  # a plain method call: py4j passes the Python proxy fine
+    return listener
 
 
 def _streaming_listener(handle: ListenerHandle) -> Any:

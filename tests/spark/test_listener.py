@@ -35,6 +35,7 @@ def test_install_is_idempotent(spark, installed):
     log, handle = installed
     assert spark_listener.install(spark, log, flush_interval="1 h") is handle
     assert handle.mode == "listener"
+    assert handle.kind == "jvm"  # the shipped jar loaded; py4j is only the fallback
 
 
 def test_records_during_a_job_carry_job_id_and_group(spark, installed, log_dir):
@@ -155,3 +156,23 @@ def test_bad_install_options(spark, make_logger):
         spark_listener.install(spark, log, flush_interval="sometimes")
     with pytest.raises(ValueError, match="flush_bytes"):
         spark_listener.install(spark, log, flush_bytes=0)
+
+
+def test_py4j_fallback_listener_handles_events(spark, make_logger, log_dir, monkeypatch):
+    """If the JVM listener cannot load, the py4j listener still records job events."""
+    import spark_listener._install as inst
+
+    monkeypatch.setattr(inst, "JAR", "/nonexistent/laketrace-listener.jar")
+    log = make_logger(level="DEBUG")
+    handle = spark_listener.install(spark, log, flush_interval="1 h")
+    try:
+        assert handle.kind.startswith("py4j")
+        ended = handle.handler.jobs_ended
+        spark.range(5).count()
+        assert _wait_for(lambda: handle.handler.jobs_ended > ended, handle)
+        log.close()
+        msgs = [r["msg"] for r in spool_records(log_dir) if r["source"] == "listener"]
+        assert any("succeeded" in m for m in msgs)
+        assert handle.listener.onSomeFutureSparkEvent(object()) is None  # unknown: no-op
+    finally:
+        handle.uninstall()

@@ -1,0 +1,146 @@
+package io.laketrace;
+
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+import org.apache.spark.TaskEndReason;
+import org.apache.spark.TaskFailedReason;
+import org.apache.spark.scheduler.JobFailed;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerApplicationEnd;
+import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
+import org.apache.spark.scheduler.SparkListenerJobEnd;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.StageInfo;
+import org.apache.spark.scheduler.TaskInfo;
+
+/**
+ * LakeTrace's JVM-side Spark listener. It filters events on the listener bus and forwards
+ * only the few that become log records (job start/end, stage completion with a count of
+ * successful tasks, failed tasks, executor removal, application end) to Python as compact
+ * JSON strings through a {@link Consumer}. Successful task ends are only counted here, so
+ * a 20,000-task job costs Python nothing per task. Extending {@link SparkListener} (whose
+ * methods are all no-ops) keeps it working when newer Spark versions add events.
+ */
+public class LakeTraceListener extends SparkListener {
+    private volatile Consumer<Object> sink;
+    private final Map<String, AtomicInteger> succeeded = new ConcurrentHashMap<>();
+
+    /** Created by reflection from Python; the sink is attached with {@link #setSink}. */
+    public LakeTraceListener() {
+    }
+
+    /** Attach (or, with null, detach) the Python consumer of the JSON events. */
+    public void setSink(Consumer<Object> sink) {
+        this.sink = sink;
+    }
+
+    private void send(String json) {
+        Consumer<Object> s = sink;
+        if (s == null) {
+            return;
+        }
+        try {
+            s.accept(json);
+        } catch (Throwable t) {
+            // the Python side went away or failed: never disturb Spark's listener bus
+        }
+    }
+
+    static String q(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder(s.length() + 16).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"': b.append("\\\""); break;
+                case '\\': b.append("\\\\"); break;
+                case '\n': b.append("\\n"); break;
+                case '\r': b.append("\\r"); break;
+                case '\t': b.append("\\t"); break;
+                default:
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    private static String prop(Properties p, String key) {
+        return p == null ? null : p.getProperty(key);
+    }
+
+    @Override
+    public void onJobStart(SparkListenerJobStart e) {
+        Properties p = e.properties();
+        String nb = prop(p, "spark.databricks.notebook.path");
+        if (nb == null) {
+            nb = prop(p, "spark.synapse.context.notebookname");
+        }
+        send("{\"e\":\"jobStart\",\"job\":" + e.jobId()
+                + ",\"group\":" + q(prop(p, "spark.jobGroup.id"))
+                + ",\"desc\":" + q(prop(p, "spark.job.description"))
+                + ",\"sql\":" + q(prop(p, "spark.sql.execution.id"))
+                + ",\"nb\":" + q(nb)
+                + ",\"stages\":" + e.stageInfos().size() + "}");
+    }
+
+    @Override
+    public void onJobEnd(SparkListenerJobEnd e) {
+        String reason = null;
+        if (e.jobResult() instanceof JobFailed) {
+            Exception ex = ((JobFailed) e.jobResult()).exception();
+            reason = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+        }
+        send("{\"e\":\"jobEnd\",\"job\":" + e.jobId() + ",\"ok\":" + (reason == null)
+                + ",\"reason\":" + q(reason) + "}");
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd e) {
+        TaskEndReason r = e.reason();
+        String key = e.stageId() + ":" + e.stageAttemptId();
+        if (r.getClass().getSimpleName().startsWith("Success")) {
+            succeeded.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+            return;
+        }
+        TaskInfo t = e.taskInfo();
+        String text = r instanceof TaskFailedReason ? ((TaskFailedReason) r).toErrorString()
+                : r.toString();
+        send("{\"e\":\"taskFailed\",\"task\":" + t.taskId() + ",\"stage\":" + e.stageId()
+                + ",\"partition\":" + t.partitionId() + ",\"attempt\":" + t.attemptNumber()
+                + ",\"executor\":" + q(t.executorId()) + ",\"host\":" + q(t.host())
+                + ",\"reason\":" + q(text) + "}");
+    }
+
+    @Override
+    public void onStageCompleted(SparkListenerStageCompleted e) {
+        StageInfo s = e.stageInfo();
+        AtomicInteger ok = succeeded.remove(s.stageId() + ":" + s.attemptNumber());
+        String failure = s.failureReason().isDefined() ? s.failureReason().get() : null;
+        send("{\"e\":\"stageDone\",\"stage\":" + s.stageId() + ",\"attempt\":"
+                + s.attemptNumber() + ",\"name\":" + q(s.name()) + ",\"tasks\":" + s.numTasks()
+                + ",\"ok\":" + (ok == null ? 0 : ok.get()) + ",\"failure\":" + q(failure) + "}");
+    }
+
+    @Override
+    public void onExecutorRemoved(SparkListenerExecutorRemoved e) {
+        send("{\"e\":\"executorRemoved\",\"id\":" + q(e.executorId()) + ",\"reason\":"
+                + q(e.reason()) + "}");
+    }
+
+    @Override
+    public void onApplicationEnd(SparkListenerApplicationEnd e) {
+        send("{\"e\":\"appEnd\"}");
+    }
+}
