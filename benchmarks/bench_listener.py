@@ -29,7 +29,6 @@ def main() -> None:
     from laketrace.spark_session import local_spark
 
     spark = local_spark("bench-listener", master="local[2]")
-    sc = spark.sparkContext
     tmp = tempfile.mkdtemp(prefix="laketrace-bench-listener-")
     log = laketrace.get_logger("bench.listener", {"log_dir": tmp, "stdout": False})
     n = args.tasks * 1000

@@ -101,6 +101,7 @@ def _demo_with_spark(config: dict, table: str, out: Progress) -> int:
         from pyspark import TaskContext
 
         tc = TaskContext.get()
+        assert tc is not None  # this function only runs inside Spark tasks
         if tc.partitionId() == 1 and tc.attemptNumber() == 0:
             raise RuntimeError("simulated executor hiccup (the retry succeeds)")
         n = 0
