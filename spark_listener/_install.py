@@ -293,7 +293,7 @@ def _register(handle: ListenerHandle) -> None:
         handle.kind = "jvm"
     except Exception as exc:  # e.g. a JVM that cannot load the jar: the py4j fallback
         listener = Py4jListener(handler)
-        handle.kind = f"py4j ({type(exc).__name__})"
+        handle.kind = f"py4j ({type(exc).__name__}: {str(exc)[:200]})"
     sc._jsc.sc().addSparkListener(listener)
     handle.listener = listener
     handle.handler = handler
@@ -304,17 +304,25 @@ def _register(handle: ListenerHandle) -> None:
         handle.streaming = None
 
 
+_loaded_classes: dict[int, Any] = {}
+
+
 def _jvm_listener(sc: Any, sink: JsonSink) -> Any:
     """Load io.laketrace.LakeTraceListener from the shipped jar into the driver JVM."""
     if not os.path.exists(JAR):
         raise FileNotFoundError(JAR)
     gateway = sc._gateway
     jvm = sc._jvm
-    urls = gateway.new_array(jvm.java.net.URL, 1)
-    urls[0] = jvm.java.io.File(JAR).toURI().toURL()
-    parent = sc._jsc.sc().getClass().getClassLoader()
-    loader = jvm.java.net.URLClassLoader(urls, parent)
-    cls = loader.loadClass("io.laketrace.LakeTraceListener")
+    # load the class once per JVM: py4j caches reflected methods by class name, so a
+    # second copy from another class loader would break calls on the first
+    cls = _loaded_classes.get(id(gateway))
+    if cls is None:
+        urls = gateway.new_array(jvm.java.net.URL, 1)
+        urls[0] = jvm.java.io.File(JAR).toURI().toURL()
+        parent = sc._jsc.sc().getClass().getClassLoader()
+        loader = jvm.java.net.URLClassLoader(urls, parent)
+        cls = loader.loadClass("io.laketrace.LakeTraceListener")
+        _loaded_classes[id(gateway)] = cls
     listener = cls.getConstructor(gateway.new_array(jvm.java.lang.Class, 0)).newInstance(
         gateway.new_array(jvm.java.lang.Object, 0)
     )

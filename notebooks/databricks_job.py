@@ -1,0 +1,66 @@
+# Databricks notebook source
+# LakeTrace in a Databricks job (Python file task or notebook task).
+# Runs unchanged locally: `python notebooks/databricks_job.py`.
+
+# COMMAND ----------
+
+import laketrace
+import spark_listener
+from laketrace import runtime
+from pyspark.sql import SparkSession
+
+RUNTIME = runtime.detect_runtime()
+if RUNTIME == "local":  # e.g. the LakeTrace test suite: a local session with Delta
+    from laketrace.spark_session import local_spark
+
+    spark = local_spark("laketrace-databricks-job")
+else:  # the platform provides the session
+    spark = SparkSession.builder.getOrCreate()
+print("runtime:", RUNTIME, "| spark", spark.version)
+
+# COMMAND ----------
+
+# On Databricks the logs go to a Unity Catalog table; elsewhere to a local path.
+TARGET = ({"table": "main.default.laketrace_logs"} if RUNTIME == "databricks"
+          else {"path": "lakehouse/laketrace_logs"})
+log = laketrace.get_logger("databricks.notebook", {"level": "INFO", "stdout": True, "log_dir": "spool", **TARGET})
+handle = spark_listener.install(spark, log, flush_interval="5 min")
+log.info("notebook started", runtime=RUNTIME)
+
+# COMMAND ----------
+
+proxy = log.for_executors(level="INFO")   # picklable: use it inside UDFs and mapPartitions
+
+def clean(rows):
+    kept = 0
+    for row in rows:
+        if row.id % 7:
+            kept += 1
+            yield row
+    proxy.info("partition cleaned", kept=kept)
+
+df = spark.range(0, 10_000, 1, 4)
+cleaned = spark.createDataFrame(df.rdd.mapPartitions(clean), df.schema)
+log.success("cleaned {} rows", cleaned.count())
+try:
+    int("not a number")
+except ValueError:
+    log.exception("a bad value was skipped")
+
+# COMMAND ----------
+
+result = log.flush_to_delta(spark)   # also happens automatically after jobs and at exit
+print(result)
+views = laketrace.create_views(spark, TARGET.get("table") or TARGET["path"])
+
+# COMMAND ----------
+
+spark.sql(f"""
+    SELECT run_id, records, info_count, error_count, first_error
+    FROM {views['runs']}
+""").show(truncate=False)
+spark.sql(f"SELECT ts, source, msg, exception_class FROM {views['errors']} ORDER BY ts").show(truncate=False)
+
+# COMMAND ----------
+
+handle.uninstall()
