@@ -137,6 +137,8 @@ class ListenerHandle:
         if self.flusher is not None:
             self.flusher.stop_event.set()
             self.flusher.wake.set()
+            with self.flusher.running:  # let an in-flight flush finish before returning
+                pass
         sc = _spark_context(self.spark)
         if self.listener is not None and sc is not None:
             try:

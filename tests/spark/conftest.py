@@ -11,11 +11,14 @@ pytest.importorskip("pyspark", reason="Spark tests need pyspark: pip install 'la
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A local[2] SparkSession with Delta, UI and console progress off, 2 shuffle partitions."""
     from laketrace.spark_session import local_spark
 
-    session = local_spark("laketrace-tests", master="local[2]")
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    session = local_spark(
+        "laketrace-tests", master="local[2]", conf={"spark.sql.warehouse.dir": str(warehouse)}
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
