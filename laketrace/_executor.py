@@ -41,7 +41,37 @@ def _task_context() -> Any:
         return None
 
 
-class TaskLogger:
+class _LevelMethods:
+    """``trace``..``critical`` for the executor-side loggers (they implement ``_log``)."""
+
+    __slots__ = ()
+
+    def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def trace(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["TRACE"], msg, a, f)
+
+    def debug(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["DEBUG"], msg, a, f)
+
+    def info(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["INFO"], msg, a, f)
+
+    def success(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["SUCCESS"], msg, a, f)
+
+    def warning(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["WARNING"], msg, a, f)
+
+    def error(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["ERROR"], msg, a, f)
+
+    def critical(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["CRITICAL"], msg, a, f)
+
+
+class TaskLogger(_LevelMethods):
     """The logger `get_logger` returns inside a Spark task; never opens spool files."""
 
     def __init__(
@@ -72,27 +102,6 @@ class TaskLogger:
             sys.stderr.write(_encoding.dumps_str(rec) + "\n")
         except Exception:
             pass
-
-    def trace(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["TRACE"], msg, a, f)
-
-    def debug(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["DEBUG"], msg, a, f)
-
-    def info(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["INFO"], msg, a, f)
-
-    def success(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["SUCCESS"], msg, a, f)
-
-    def warning(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["WARNING"], msg, a, f)
-
-    def error(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["ERROR"], msg, a, f)
-
-    def critical(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["CRITICAL"], msg, a, f)
 
     def exception(self, msg: Any, *a: Any, **f: Any) -> None:
         import traceback
@@ -266,7 +275,7 @@ _HOST = socket.gethostname()
 _task_state: dict[str, Any] = {"id": None, "seq": 0}
 
 
-class ExecutorLogger:
+class ExecutorLogger(_LevelMethods):
     """Picklable logger proxy for UDFs, pandas UDFs, ``mapPartitions`` and ``foreachPartition``.
 
     >>> proxy = log.for_executors(mode="accumulator", level="INFO")  # doctest: +SKIP
@@ -398,27 +407,6 @@ class ExecutorLogger:
             )
         )
         buf.bytes += size
-
-    def trace(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["TRACE"], msg, a, f)
-
-    def debug(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["DEBUG"], msg, a, f)
-
-    def info(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["INFO"], msg, a, f)
-
-    def success(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["SUCCESS"], msg, a, f)
-
-    def warning(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["WARNING"], msg, a, f)
-
-    def error(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["ERROR"], msg, a, f)
-
-    def critical(self, msg: Any, *a: Any, **f: Any) -> None:
-        self._log(LEVELS["CRITICAL"], msg, a, f)
 
     def exception(self, msg: Any, *a: Any, **f: Any) -> None:
         import traceback

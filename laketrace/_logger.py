@@ -237,43 +237,27 @@ class _Core:
         spark = spark_context.get() or _job_context[0]
         if exc is None and spark is None:
             sink = self.fast
-            if sink is not None:
-                # the common case: only the spool listens; encode straight from locals
-                if ctx:
-                    fields = {**ctx, **fields}
-                sink.write(
-                    self.encode_raw(
-                        level,
-                        msg,
-                        view._bctx,
-                        fields,
-                        ts,
-                        f.f_globals.get("__name__"),
-                        f.f_code.co_name,
-                        f.f_lineno,
-                        _thread_name(),
-                    ),
-                    ts,
-                )
-                return
             queued = self.fast_queue
-            if queued is not None:
-                # enqueue=True: the caller only captures call-time values; the writer encodes
+            if sink is not None or queued is not None:
+                # the common cases: only the spool listens, directly or via enqueue=True;
+                # capture call-time values once, encode here or on the writer thread
                 if ctx:
                     fields = {**ctx, **fields}
-                queued.put_raw(
-                    (
-                        level,
-                        msg,
-                        view._bctx,
-                        fields,
-                        ts,
-                        f.f_globals.get("__name__"),
-                        f.f_code.co_name,
-                        f.f_lineno,
-                        _thread_name(),
-                    )
+                raw = (
+                    level,
+                    msg,
+                    view._bctx,
+                    fields,
+                    ts,
+                    f.f_globals.get("__name__"),
+                    f.f_code.co_name,
+                    f.f_lineno,
+                    _thread_name(),
                 )
+                if sink is not None:
+                    sink.write(self.encode_raw(*raw), ts)
+                else:
+                    queued.put_raw(raw)
                 return
         bound = view._bound
         if ctx or fields:

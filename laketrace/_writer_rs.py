@@ -19,8 +19,8 @@ from .flush import (
     Outcome,
     Prepared,
     QuarantineRow,
-    SchemaMismatchError,
     _fault,
+    check_columns,
 )
 from .schema import COLUMNS, Type, arrow_schema
 
@@ -84,6 +84,12 @@ class DeltaRsWriter:
         )
         self.duck = _duckdb()
         self._con = None
+        # DuckDB reports bad input as duckdb.Error when it fails up front, or through
+        # Arrow (OSError / ArrowException) when it fails while streaming the result
+        self._read_errors: tuple[type[BaseException], ...] = (
+            OSError,
+            self.pa.lib.ArrowException,
+        ) + ((self.duck.Error,) if self.duck is not None else ())
 
     def _connect(self) -> Any:
         if self._con is None and self.duck is not None:
@@ -138,14 +144,14 @@ class DeltaRsWriter:
             return set()
         try:
             table = self._select(paths)
-        except self.duck.Error:
+        except self._read_errors:
             bad = set()
             for p in paths:
                 try:
                     part = self._select([p])
                     if self.pa.compute.any(part.column("_bad")).as_py():
                         bad.add(p)
-                except self.duck.Error:
+                except self._read_errors:
                     bad.add(p)
             return bad
         flagged = table.filter(table.column("_bad"))
@@ -316,18 +322,11 @@ def _simple(t: Any) -> str:
 
 
 def _check_schema(uri: str, expected: pa.Schema, existing: pa.Schema) -> None:
-    want = {f.name: _simple(f.type) for f in expected}
-    have = {f.name: _simple(f.type) for f in existing}
-    if want == have:
-        return
-    missing = sorted(set(want) - set(have))
-    extra = sorted(set(have) - set(want))
-    changed = sorted(k for k in set(want) & set(have) if want[k] != have[k])
-    raise SchemaMismatchError(
-        f"the Delta table at {uri} exists with a different schema; nothing was written. "
-        f"Missing columns: {missing or 'none'}; unexpected columns: {extra or 'none'}; "
-        f"different types: {[f'{k}: {have[k]} (expected {want[k]})' for k in changed] or 'none'}. "
-        "Flush to a new path, or migrate the table to laketrace.schema.arrow_schema()."
+    check_columns(
+        f"at {uri}",
+        {f.name: _simple(f.type) for f in expected},
+        {f.name: _simple(f.type) for f in existing},
+        "Flush to a new path, or migrate the table to laketrace.schema.arrow_schema().",
     )
 
 

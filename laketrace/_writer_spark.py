@@ -14,8 +14,8 @@ from .flush import (
     TABLE_PROPERTIES,
     Outcome,
     Prepared,
-    SchemaMismatchError,
     _fault,
+    check_columns,
 )
 from .schema import COLUMN_NAMES, SPOOL_COLUMNS, spark_schema
 
@@ -325,16 +325,9 @@ def _uri_key(path: str) -> str:
 
 
 def _check_schema(location: str, expected: Any, existing: Any) -> None:
-    want = {f.name: f.dataType.simpleString() for f in expected.fields}
-    have = {f.name: f.dataType.simpleString() for f in existing.fields}
-    if want == have:
-        return
-    missing = sorted(set(want) - set(have))
-    extra = sorted(set(have) - set(want))
-    changed = sorted(k for k in set(want) & set(have) if want[k] != have[k])
-    raise SchemaMismatchError(
-        f"the Delta table {location} exists with a different schema; nothing was written. "
-        f"Missing columns: {missing or 'none'}; unexpected columns: {extra or 'none'}; "
-        f"different types: {[f'{k}: {have[k]} (expected {want[k]})' for k in changed] or 'none'}. "
-        "Flush to a new table, or migrate it to laketrace.schema.spark_schema()."
+    check_columns(
+        location,
+        {f.name: f.dataType.simpleString() for f in expected.fields},
+        {f.name: f.dataType.simpleString() for f in existing.fields},
+        "Flush to a new table, or migrate it to laketrace.schema.spark_schema().",
     )

@@ -66,6 +66,21 @@ class SchemaMismatchError(FlushError):
     """The target table exists with other columns; nothing was written."""
 
 
+def check_columns(location: str, want: dict[str, str], have: dict[str, str], fix: str) -> None:
+    """Raise `SchemaMismatchError` naming missing, unexpected and retyped columns."""
+    if want == have:
+        return
+    missing = sorted(set(want) - set(have))
+    extra = sorted(set(have) - set(want))
+    changed = sorted(k for k in set(want) & set(have) if want[k] != have[k])
+    raise SchemaMismatchError(
+        f"the Delta table {location} exists with a different schema; nothing was written. "
+        f"Missing columns: {missing or 'none'}; unexpected columns: {extra or 'none'}; "
+        f"different types: {[f'{k}: {have[k]} (expected {want[k]})' for k in changed] or 'none'}. "
+        f"{fix}"
+    )
+
+
 @dataclass
 class FlushResult:
     """What one flush shipped."""

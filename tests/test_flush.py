@@ -207,8 +207,13 @@ def test_crash_at_each_point_then_flush_is_exactly_once(make_logger, log_dir, tm
         fh.write("broken line\n")
     target = str(tmp_path / "table")
     env = {**os.environ, "LAKETRACE_FAULT": point}
-    proc = subprocess.run([sys.executable, "-c", FLUSH_CHILD, log_dir, target], env=env)
-    assert proc.returncode == 77, "the fault hook should have killed the flush"
+    proc = subprocess.run(
+        [sys.executable, "-c", FLUSH_CHILD, log_dir, target],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 77, f"the fault hook should have killed the flush: {proc.stderr}"
     committed_before = DeltaTable.is_deltatable(target) and len(_ids(target)) > 0
     assert committed_before == (point == "after_commit")
     res = flush_to_delta(log_dir=log_dir, path=target)
