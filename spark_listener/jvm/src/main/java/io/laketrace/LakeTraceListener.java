@@ -20,7 +20,10 @@ import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.scheduler.TaskInfo;
 
 /**
- * LakeTrace's JVM-side Spark listener. It filters events on the listener bus and forwards
+ * LakeTrace's JVM-side Spark listener (compiled for Java 8 against Spark 4 / Scala 2.13,
+ * and careful to call only APIs that are binary-compatible with Spark 3.5 / Scala 2.12:
+ * no Scala collections). Every callback catches Throwable so that a linkage error on
+ * another Spark version can never stop the SparkContext. It filters events on the listener bus and forwards
  * only the few that become log records (job start/end, stage completion with a count of
  * successful tasks, failed tasks, executor removal, application end) to Python as compact
  * JSON strings through a {@link Consumer}. Successful task ends are only counted here, so
@@ -82,65 +85,88 @@ public class LakeTraceListener extends SparkListener {
 
     @Override
     public void onJobStart(SparkListenerJobStart e) {
-        Properties p = e.properties();
-        String nb = prop(p, "spark.databricks.notebook.path");
-        if (nb == null) {
-            nb = prop(p, "spark.synapse.context.notebookname");
+        try {
+            Properties p = e.properties();
+            String nb = prop(p, "spark.databricks.notebook.path");
+            if (nb == null) {
+                nb = prop(p, "spark.synapse.context.notebookname");
+            }
+            send("{\"e\":\"jobStart\",\"job\":" + e.jobId()
+                    + ",\"group\":" + q(prop(p, "spark.jobGroup.id"))
+                    + ",\"desc\":" + q(prop(p, "spark.job.description"))
+                    + ",\"sql\":" + q(prop(p, "spark.sql.execution.id"))
+                    + ",\"nb\":" + q(nb) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
         }
-        send("{\"e\":\"jobStart\",\"job\":" + e.jobId()
-                + ",\"group\":" + q(prop(p, "spark.jobGroup.id"))
-                + ",\"desc\":" + q(prop(p, "spark.job.description"))
-                + ",\"sql\":" + q(prop(p, "spark.sql.execution.id"))
-                + ",\"nb\":" + q(nb)
-                + ",\"stages\":" + e.stageInfos().size() + "}");
     }
 
     @Override
     public void onJobEnd(SparkListenerJobEnd e) {
-        String reason = null;
-        if (e.jobResult() instanceof JobFailed) {
-            Exception ex = ((JobFailed) e.jobResult()).exception();
-            reason = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+        try {
+            String reason = null;
+            if (e.jobResult() instanceof JobFailed) {
+                Exception ex = ((JobFailed) e.jobResult()).exception();
+                reason = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+            }
+            send("{\"e\":\"jobEnd\",\"job\":" + e.jobId() + ",\"ok\":" + (reason == null)
+                    + ",\"reason\":" + q(reason) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
         }
-        send("{\"e\":\"jobEnd\",\"job\":" + e.jobId() + ",\"ok\":" + (reason == null)
-                + ",\"reason\":" + q(reason) + "}");
     }
 
     @Override
     public void onTaskEnd(SparkListenerTaskEnd e) {
-        TaskEndReason r = e.reason();
-        String key = e.stageId() + ":" + e.stageAttemptId();
-        if (r.getClass().getSimpleName().startsWith("Success")) {
-            succeeded.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
-            return;
+        try {
+            TaskEndReason r = e.reason();
+            String key = e.stageId() + ":" + e.stageAttemptId();
+            if (r.getClass().getSimpleName().startsWith("Success")) {
+                succeeded.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+                return;
+            }
+            TaskInfo t = e.taskInfo();
+            String text = r instanceof TaskFailedReason ? ((TaskFailedReason) r).toErrorString()
+                    : r.toString();
+            send("{\"e\":\"taskFailed\",\"task\":" + t.taskId() + ",\"stage\":" + e.stageId()
+                    + ",\"partition\":" + t.partitionId() + ",\"attempt\":" + t.attemptNumber()
+                    + ",\"executor\":" + q(t.executorId()) + ",\"host\":" + q(t.host())
+                    + ",\"reason\":" + q(text) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
         }
-        TaskInfo t = e.taskInfo();
-        String text = r instanceof TaskFailedReason ? ((TaskFailedReason) r).toErrorString()
-                : r.toString();
-        send("{\"e\":\"taskFailed\",\"task\":" + t.taskId() + ",\"stage\":" + e.stageId()
-                + ",\"partition\":" + t.partitionId() + ",\"attempt\":" + t.attemptNumber()
-                + ",\"executor\":" + q(t.executorId()) + ",\"host\":" + q(t.host())
-                + ",\"reason\":" + q(text) + "}");
     }
 
     @Override
     public void onStageCompleted(SparkListenerStageCompleted e) {
-        StageInfo s = e.stageInfo();
-        AtomicInteger ok = succeeded.remove(s.stageId() + ":" + s.attemptNumber());
-        String failure = s.failureReason().isDefined() ? s.failureReason().get() : null;
-        send("{\"e\":\"stageDone\",\"stage\":" + s.stageId() + ",\"attempt\":"
-                + s.attemptNumber() + ",\"name\":" + q(s.name()) + ",\"tasks\":" + s.numTasks()
-                + ",\"ok\":" + (ok == null ? 0 : ok.get()) + ",\"failure\":" + q(failure) + "}");
+        try {
+            StageInfo s = e.stageInfo();
+            AtomicInteger ok = succeeded.remove(s.stageId() + ":" + s.attemptNumber());
+            String failure = s.failureReason().isDefined() ? s.failureReason().get() : null;
+            send("{\"e\":\"stageDone\",\"stage\":" + s.stageId() + ",\"attempt\":"
+                    + s.attemptNumber() + ",\"name\":" + q(s.name()) + ",\"tasks\":" + s.numTasks()
+                    + ",\"ok\":" + (ok == null ? 0 : ok.get()) + ",\"failure\":" + q(failure) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
+        }
     }
 
     @Override
     public void onExecutorRemoved(SparkListenerExecutorRemoved e) {
-        send("{\"e\":\"executorRemoved\",\"id\":" + q(e.executorId()) + ",\"reason\":"
-                + q(e.reason()) + "}");
+        try {
+            send("{\"e\":\"executorRemoved\",\"id\":" + q(e.executorId()) + ",\"reason\":"
+                    + q(e.reason()) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
+        }
     }
 
     @Override
     public void onApplicationEnd(SparkListenerApplicationEnd e) {
-        send("{\"e\":\"appEnd\"}");
+        try {
+            send("{\"e\":\"appEnd\"}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
+        }
     }
 }
