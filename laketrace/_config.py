@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import ConfigError
-from ._levels import LEVELS, Level, parse_level
+from ._levels import Level, parse_level
 from ._redact import compile_redactor
 from ._rotation import (
     Retention,
@@ -373,7 +373,3 @@ def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerCo
         run_id=run_id,
         executor_stderr=_bool(raw, "executor_stderr", False),
     )
-
-
-def level_names() -> str:
-    return ", ".join(LEVELS)

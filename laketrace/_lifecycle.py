@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,7 +221,3 @@ class FileLifecycle:
                 "until a flush ships them (run flush_to_delta)."
             )
         return delete
-
-
-def paths_sorted(paths: Iterable[str]) -> list[str]:
-    return sorted(paths)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import sys
 import time
 import traceback as _tb
@@ -253,6 +252,3 @@ def context_map(extra: dict[str, Any]) -> dict[str, str]:
     for k, v in extra.items():
         out[k if type(k) is str else str(k)] = v if type(v) is str else cv(v)
     return out
-
-
-_PID = os.getpid()

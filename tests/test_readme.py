@@ -36,9 +36,9 @@ def test_readme_has_the_two_setup_commands_first():
     (first,) = readme_blocks("bash")[:1]
     lines = [ln for ln in first.splitlines() if ln.strip()]
     assert len(lines) == 2
-    assert "laketrace demo" in lines[0] and "scripts/test" in lines[1]
+    assert "laketrace demo" in lines[0] and "python -m pytest" in lines[1]
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read()
-    assert "scripts/test" in ci
+    assert "./scripts/setup" in ci and ".venv/bin/python -m pytest" in ci
 
 
 def test_readme_schema_table_is_generated_from_the_schema():

@@ -43,16 +43,20 @@ def test_records_during_a_job_carry_job_id_and_group(spark, installed, log_dir):
     log, handle = installed
     sc = spark.sparkContext
     release = __import__("threading").Event()
+    marker = str(log_dir) + ".logged"
 
-    def slow(rows):
+    def held(rows):
+        import os
         import time
 
-        time.sleep(2.0)  # keeps the job running while the driver logs
+        deadline = time.monotonic() + 60
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the job stays running until the driver has logged
         yield from rows
 
     def run_job():
         sc.setJobGroup("nightly-etl", "load orders")  # local properties are per thread
-        sc.parallelize(range(4), 2).mapPartitions(slow).count()
+        sc.parallelize(range(4), 2).mapPartitions(held).count()
         release.set()
 
     import threading
@@ -63,6 +67,7 @@ def test_records_during_a_job_carry_job_id_and_group(spark, installed, log_dir):
         lambda: any(j.get("group") == "nightly-etl" for j in handle.handler.jobs.values()), handle
     )
     log.info("while the job runs")
+    open(marker, "w").close()
     t.join()
     log.close()
     recs = [r for r in spool_records(log_dir) if r["msg"] == "while the job runs"]
