@@ -131,13 +131,34 @@ def duckdb_over(target: Target) -> Any:
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
-    con.register("logs", DeltaTable(uri).to_pyarrow_dataset())
+    con.register("logs", delta_dataset(uri))
     con.execute(f"CREATE OR REPLACE VIEW logs_errors AS {errors_sql('logs')}")
     con.execute(f"CREATE OR REPLACE VIEW logs_runs AS {runs_sql('logs', dialect='duckdb')}")
     q_uri = uri.rstrip("/") + "_quarantine"
     if DeltaTable.is_deltatable(q_uri):
-        con.register("logs_quarantine", DeltaTable(q_uri).to_pyarrow_dataset())
+        con.register("logs_quarantine", delta_dataset(q_uri))
     return con
+
+
+def delta_dataset(uri: str) -> Any:
+    """The Delta table at ``uri`` as a pyarrow dataset (delta-rs picks the live files).
+
+    For a local table the files are read through pyarrow's own LocalFileSystem rather than
+    delta-rs' Python filesystem wrapper: buffers of the wrapper are released by taking the
+    GIL, and a scan's read-ahead thread doing that while the interpreter shuts down aborts
+    the whole process ("terminate called without an active exception", apache/arrow#49942,
+    still in pyarrow 26). Remote tables keep delta-rs' filesystem (it has the credentials).
+    """
+    from deltalake import DeltaTable
+
+    table = DeltaTable(uri)
+    local = uri[len("file://") :] if uri.startswith("file://") else uri
+    if "://" in local:
+        return table.to_pyarrow_dataset()
+    import pyarrow.fs as pa_fs
+
+    root = pa_fs.SubTreeFileSystem(os.path.abspath(local), pa_fs.LocalFileSystem())
+    return table.to_pyarrow_dataset(filesystem=root)
 
 
 def format_table(table: Any, *, max_rows: int = 50, max_width: int = 60) -> str:

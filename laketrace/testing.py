@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from ._config import HandlerOptions
 from ._handlers import Handler
@@ -44,3 +45,14 @@ def capture_records(level: str = "TRACE") -> Iterator[list[Record]]:
         yield handler.records
     finally:
         remove_capture(handler)
+
+
+def read_delta(path: str, columns: Sequence[str] | None = None) -> Any:
+    """Read a local log table into a pyarrow Table (needs ``laketrace[delta]``).
+
+    Prefer this to ``DeltaTable(path).to_pyarrow_table()`` in short scripts: that call can
+    abort the process at interpreter exit (a pyarrow bug, see ``laketrace._query``).
+    """
+    from ._query import delta_dataset
+
+    return delta_dataset(path).to_table(columns=list(columns) if columns else None)

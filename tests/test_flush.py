@@ -20,6 +20,7 @@ from laketrace import flush_to_delta
 from laketrace._lifecycle import maintenance
 from laketrace.flush import FlushError, SchemaMismatchError
 from laketrace.schema import arrow_schema
+from laketrace.testing import read_delta
 
 
 def _log_some(make_logger, n=100, **config):
@@ -31,7 +32,7 @@ def _log_some(make_logger, n=100, **config):
 
 
 def _table(path):
-    return DeltaTable(path).to_pyarrow_table()
+    return read_delta(path)
 
 
 def _ids(path):

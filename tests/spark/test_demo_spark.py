@@ -22,10 +22,10 @@ def test_spark_demo_end_to_end(tmp_path):
     assert "== Runs (logs_runs view) ==" in text
     assert "simulated executor hiccup" in text  # the failed-then-retried task, as an error
     assert "KeyError: 'apac'" in text
-    import deltalake
+    from laketrace.testing import read_delta
 
-    table = deltalake.DeltaTable(str(tmp_path / "lakehouse" / "laketrace_logs"))
-    rows = table.to_pyarrow_table(columns=["source", "msg"]).to_pylist()
+    path = str(tmp_path / "lakehouse" / "laketrace_logs")
+    rows = read_delta(path, ["source", "msg"]).to_pylist()
     sources = {r["source"] for r in rows}
     assert {"driver", "executor", "listener"} <= sources
     assert any(r["msg"] == "partition scored" for r in rows)

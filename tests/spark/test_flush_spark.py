@@ -136,7 +136,7 @@ def test_query_with_spark_and_path_views(spark, make_logger, log_dir, tmp_path):
 
 def test_cross_writer_round_trip(spark, make_logger, log_dir, tmp_path):
     """delta-rs writes and Spark reads; Spark appends and delta-rs reads; counts match."""
-    from deltalake import DeltaTable
+    from laketrace.testing import read_delta
 
     target = str(tmp_path / "shared")
     _log_some(make_logger, 30)
@@ -146,7 +146,7 @@ def test_cross_writer_round_trip(spark, make_logger, log_dir, tmp_path):
     _log_some(make_logger, 12)
     second = flush_to_delta(spark, log_dir=log_dir, path=target)  # Spark continues the txn
     assert second.writer == "spark" and second.records == 12
-    rs_ids = DeltaTable(target).to_pyarrow_table().column("record_id").to_pylist()
+    rs_ids = read_delta(target).column("record_id").to_pylist()
     spark_ids = [
         r[0] for r in spark.read.format("delta").load(target).select("record_id").collect()
     ]

@@ -31,8 +31,8 @@ SCRIPT = textwrap.dedent(
         time.sleep(0.1)
     log.info("logged just before stop")
     spark.stop()   # wrapped by install: flushes first, then stops
-    import deltalake
-    rows = deltalake.DeltaTable("lakehouse/logs").to_pyarrow_table(columns=["msg"]).to_pylist()
+    from laketrace.testing import read_delta  # not to_pyarrow_table: see its docstring
+    rows = read_delta("lakehouse/logs", ["msg"]).to_pylist()
     msgs = [r["msg"] for r in rows]
     assert "logged just before stop" in msgs, msgs
     assert any(m.startswith("streaming query") and m.endswith("started") for m in msgs), msgs

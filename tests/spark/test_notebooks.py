@@ -13,13 +13,10 @@ NB_DIR = os.path.join(ROOT, "notebooks")
 
 
 def _check_table(workdir):
-    from deltalake import DeltaTable
+    from laketrace.testing import read_delta
 
-    rows = (
-        DeltaTable(os.path.join(workdir, "lakehouse", "laketrace_logs"))
-        .to_pyarrow_table(columns=["source", "level", "msg"])
-        .to_pylist()
-    )
+    path = os.path.join(workdir, "lakehouse", "laketrace_logs")
+    rows = read_delta(path, ["source", "level", "msg"]).to_pylist()
     msgs = [r["msg"] for r in rows]
     assert msgs.count("partition cleaned") == 4  # one per executor partition
     assert "cleaned 8571 rows" in msgs
