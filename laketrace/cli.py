@@ -1,4 +1,4 @@
-"""The ``laketrace`` command line: ``demo``, ``tail`` (more verbs arrive with the flush step)."""
+"""The ``laketrace`` command line: demo, tail, flush, sql, report, vacuum, recover."""
 
 from __future__ import annotations
 
@@ -65,6 +65,21 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         out.show(args.max_rows, truncate=False)
     elif out is not None:
         print(format_table(out, max_rows=args.max_rows))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._report import write_report
+
+    res = write_report(
+        args.out,
+        path=args.path,
+        table=args.table,
+        spark=_spark_if(args),
+        runs=args.runs,
+        top=args.top,
+    )
+    print(res)
     return 0
 
 
@@ -152,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=50)
     _target_args(sql)
     sql.set_defaults(func=_cmd_sql)
+
+    rep = sub.add_parser(
+        "report", help="write a self-contained HTML report (timelines, top errors, exceptions)"
+    )
+    rep.add_argument("--out", default="report.html", help="HTML file to write (report.html)")
+    rep.add_argument("--runs", type=int, default=20, help="how many recent runs (default 20)")
+    rep.add_argument("--top", type=int, default=10, help="top errors / exceptions shown (10)")
+    _target_args(rep)
+    rep.set_defaults(func=_cmd_report)
 
     vac = sub.add_parser("vacuum", help="delete old rows from the log table and vacuum it")
     vac.add_argument("--older-than", default="30 days", help='e.g. "30 days" (default)')
