@@ -14,6 +14,7 @@ from ._logger import LakeTraceLogger, get_logger
 from ._query import create_views, query
 from ._record import Record
 from ._recover import RecoverResult, recover
+from ._report import ReportResult, write_report
 from ._stdlib import capture_stdlib
 from ._vacuum import VacuumResult, vacuum
 from .flush import FlushResult, flush_to_delta
@@ -29,6 +30,7 @@ __all__ = [
     "Level",
     "Record",
     "RecoverResult",
+    "ReportResult",
     "SPARK_LOG_SCHEMA",
     "VacuumResult",
     "__version__",
@@ -40,4 +42,5 @@ __all__ = [
     "recover",
     "runtime",
     "vacuum",
+    "write_report",
 ]

@@ -5,8 +5,8 @@ stacked by level), the most frequent error messages and the most recent exceptio
 their tracebacks. Charts are drawn by plotly.js, embedded in the page, so it opens offline
 (no CDN, no fonts, no network at view time); everything taken from the logs is escaped.
 
->>> from laketrace._report import write_report
->>> write_report("report.html", path="./lakehouse/laketrace_logs")  # doctest: +SKIP
+>>> import laketrace
+>>> laketrace.write_report("report.html", path="./lakehouse/laketrace_logs")  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -197,3 +197,4 @@ def _print_summary(
         f'Query it:    laketrace sql "SELECT level, count(*) FROM logs GROUP BY level" '
         f"--path {os.path.relpath(table)}"
     )
+    out.line(f"Report:      laketrace report --out report.html --path {os.path.relpath(table)}")

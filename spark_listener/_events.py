@@ -188,6 +188,34 @@ class EventHandler:
         self._emit("INFO", "Spark application ended")
         self.on_app_end_cb()
 
+    def query_started(self, query_id: str, run_id: str, name: str | None) -> None:
+        self._emit(
+            "INFO", f"streaming query {name or query_id} started", query_id=query_id, run=run_id
+        )
+
+    def query_progress(
+        self, query_id: str, name: str | None, batch: int, rows: int, rate: float
+    ) -> None:
+        self._emit(
+            "DEBUG",
+            f"streaming query {name or query_id} batch {batch}: {rows} rows at {rate:.1f} rows/s",
+            query_id=query_id,
+            batch=batch,
+            rows=rows,
+        )
+
+    def query_terminated(self, query_id: str, run_id: str, error: str | None) -> None:
+        if error:
+            self._emit(
+                "ERROR",
+                f"streaming query {query_id} terminated with an exception: {_first_line(error)}",
+                query_id=query_id,
+                run=run_id,
+                reason=error,
+            )
+        else:
+            self._emit("INFO", f"streaming query {query_id} terminated", query_id=query_id)
+
 
 class JsonSink:
     """py4j ``java.util.function.Consumer`` receiving the JVM listener's JSON events."""
@@ -242,6 +270,14 @@ class JsonSink:
             h.executor_removed(ev.get("id") or "", ev.get("reason") or "")
         elif kind == "appEnd":
             h.app_ended()
+        elif kind == "queryStarted":
+            h.query_started(ev["id"], ev.get("run") or "", ev.get("name"))
+        elif kind == "queryProgress":
+            h.query_progress(
+                ev["id"], ev.get("name"), ev.get("batch", 0), ev.get("rows", 0), ev.get("rate", 0.0)
+            )
+        elif kind == "queryTerminated":
+            h.query_terminated(ev["id"], ev.get("run") or "", ev.get("error"))
 
 
 def _prop(props: Any, key: str) -> str | None:

@@ -85,6 +85,7 @@ class ListenerHandle:
     streaming: Any = None
     timer_only: bool = False
     kind: str = "none"
+    queue: str = "none"
     flusher: Flusher | None = None
     handler: EventHandler | None = None
     results: list[Any] = field(default_factory=list)
@@ -296,14 +297,37 @@ def _register(handle: ListenerHandle) -> None:
     except Exception as exc:  # e.g. a JVM that cannot load the jar: the py4j fallback
         listener = Py4jListener(handler)
         handle.kind = f"py4j ({type(exc).__name__}: {str(exc)[:200]})"
-    sc._jsc.sc().addSparkListener(listener)
+    handle.queue = _add_listener(sc, listener, own_queue=handle.kind != "jvm")
     handle.listener = listener
     handle.handler = handler
+    if handle.kind == "jvm":
+        return  # the JVM listener sees streaming query events itself (onOtherEvent)
     try:
-        handle.streaming = _streaming_listener(handle)
+        handle.streaming = _streaming_listener(handler)
         handle.spark.streams.addListener(handle.streaming)
     except Exception:
         handle.streaming = None
+
+
+def _add_listener(sc: Any, listener: Any, *, own_queue: bool) -> str:
+    """Put the JVM listener on an existing listener-bus queue; returns the queue's name.
+
+    ``addSparkListener`` puts it on the "shared" queue, which Spark creates (with its own
+    dispatch thread draining every event of every task) for the first such listener: on a
+    2-core driver that thread alone cost several percent of a 20,000-task job. The
+    executor-management queue always exists (Spark's heartbeat receiver is on it) and sees
+    every event anyway, so the filtering listener rides along at almost no cost. The py4j
+    fallback, slower per event, keeps a queue of its own.
+    """
+    bus = sc._jsc.sc()
+    if not own_queue:
+        try:
+            bus.listenerBus().addToManagementQueue(listener)
+            return "executorManagement"
+        except Exception:  # not in this Spark build: the public API
+            pass
+    bus.addSparkListener(listener)
+    return "shared"
 
 
 _loaded_classes: dict[int, Any] = {}
@@ -332,44 +356,32 @@ def _jvm_listener(sc: Any, sink: JsonSink) -> Any:
     return listener
 
 
-def _streaming_listener(handle: ListenerHandle) -> Any:
+def _streaming_listener(handler: EventHandler) -> Any:
+    """A Python StreamingQueryListener, for the py4j fallback only (it adds a bus queue)."""
     from pyspark.sql.streaming import StreamingQueryListener
-
-    log = handle.logger
 
     class LakeTraceStreamingListener(StreamingQueryListener):
         def onQueryStarted(self, event: Any) -> None:
-            log.info(
-                "streaming query {} started",
-                event.name or event.id,
-                query_id=str(event.id),
-                run_id_stream=str(event.runId),
-            )
+            handler.safely(handler.query_started, str(event.id), str(event.runId), event.name)
 
         def onQueryProgress(self, event: Any) -> None:
             p = event.progress
-            log.debug(
-                "streaming query {} batch {}: {} rows at {:.1f} rows/s",
-                p.name or p.id,
+            handler.safely(
+                handler.query_progress,
+                str(p.id),
+                p.name,
                 p.batchId,
                 p.numInputRows,
                 p.processedRowsPerSecond or 0.0,
-                query_id=str(p.id),
             )
 
         def onQueryIdle(self, event: Any) -> None:
             pass
 
         def onQueryTerminated(self, event: Any) -> None:
-            if event.exception:
-                log.error(
-                    "streaming query {} terminated with an exception: {}",
-                    event.id,
-                    event.exception,
-                    query_id=str(event.id),
-                )
-            else:
-                log.info("streaming query {} terminated", event.id, query_id=str(event.id))
+            handler.safely(
+                handler.query_terminated, str(event.id), str(event.runId), event.exception
+            )
 
     return LakeTraceStreamingListener()
 

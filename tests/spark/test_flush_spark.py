@@ -157,3 +157,31 @@ def test_cross_writer_round_trip(spark, make_logger, log_dir, tmp_path):
     assert third.records == 3
     assert spark.read.format("delta").load(target).count() == 45
     assert laketrace.query("SELECT count(*) AS n FROM logs", path=target).to_pylist() == [{"n": 45}]
+
+
+def test_report_with_spark_matches_duckdb(spark, make_logger, log_dir, tmp_path, clock):
+    """`laketrace report --spark` gathers the same runs, timelines and errors as DuckDB."""
+    pytest.importorskip("plotly")
+    pytest.importorskip("duckdb")
+    from laketrace._report import collect, write_report
+
+    for run in ("run-a", "run-b"):
+        log = make_logger(clock=clock, run_id=run)
+        log.info("start")
+        clock.advance(90)
+        log.error("lookup failed")
+        log.close()
+    target = str(tmp_path / "t")
+    flush_to_delta(spark, log_dir=log_dir, path=target)
+    with_spark, with_duckdb = collect(path=target, spark=spark), collect(path=target)
+    assert [r["run_id"] for r in with_spark["runs"]] == ["run-b", "run-a"]
+
+    def timeline(data):
+        return sorted((r["run_id"], r["level"], r["n"]) for r in data["timeline"])
+
+    assert timeline(with_spark) == timeline(with_duckdb)
+    assert [(r["msg"], r["n"]) for r in with_spark["top_errors"]] == [("lookup failed", 2)]
+    page = (tmp_path / "r.html").as_posix()
+    write_report(page, path=target, spark=spark)
+    text = open(page, encoding="utf-8").read()
+    assert "run-a" in text and "run-b" in text

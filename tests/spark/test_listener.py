@@ -181,3 +181,49 @@ def test_py4j_fallback_listener_handles_events(spark, make_logger, log_dir, monk
         assert handle.listener.onSomeFutureSparkEvent(object()) is None  # unknown: no-op
     finally:
         handle.uninstall()
+
+
+def _bus_queues(spark):
+    """Names of the listener-bus queues running now (each has its own dispatch thread)."""
+    names = spark.sparkContext._jsc.sc().listenerBus().activeQueues()
+    return {str(n) for n in names.toList().mkString("\n").split("\n")}
+
+
+def test_jvm_listener_rides_an_existing_queue(spark, make_logger, tmp_path):
+    """The JVM listener joins the executor-management queue: install adds no bus thread."""
+    before = _bus_queues(spark)
+    handle = spark_listener.install(spark, make_logger(), path=str(tmp_path / "t"))
+    try:
+        assert handle.queue == "executorManagement"
+        assert handle.streaming is None  # streaming events reach the JVM listener itself
+        assert _bus_queues(spark) == before and "executorManagement" in before
+    finally:
+        handle.uninstall()
+
+
+def test_streaming_query_events_become_listener_records(spark, installed, log_dir):
+    """Query start, per-batch progress (DEBUG) and termination arrive as listener records."""
+    log, handle = installed
+    before = handle.handler.events
+    q = (
+        spark.readStream.format("rate")
+        .option("rowsPerSecond", 10)
+        .load()
+        .writeStream.format("noop")
+        .queryName("lt_rates")
+        .trigger(availableNow=True)
+        .start()
+    )
+    assert q.awaitTermination(120)
+
+    def msgs():
+        return [r["msg"] for r in log.tail(200, file=__import__("io").StringIO())]
+
+    assert _wait_for(lambda: any("terminated" in m for m in msgs()), handle, timeout=60)
+    assert handle.handler.events > before
+    recs = [r for r in _listener_records(log, log_dir) if r["msg"].startswith("streaming")]
+    by_msg = {r["msg"]: r for r in recs}
+    started = by_msg["streaming query lt_rates started"]
+    assert started["level"] == "INFO" and started["context"]["query_id"] == str(q.id)
+    assert any(r["level"] == "DEBUG" and " batch " in r["msg"] for r in recs)
+    assert any(r["msg"] == f"streaming query {q.id} terminated" for r in recs)

@@ -11,6 +11,7 @@ import org.apache.spark.TaskFailedReason;
 import org.apache.spark.scheduler.JobFailed;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerApplicationEnd;
+import org.apache.spark.scheduler.SparkListenerEvent;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
@@ -18,6 +19,8 @@ import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.scheduler.TaskInfo;
+import org.apache.spark.sql.streaming.StreamingQueryListener;
+import org.apache.spark.sql.streaming.StreamingQueryProgress;
 
 /**
  * LakeTrace's JVM-side Spark listener (compiled for Java 8 against Spark 4 / Scala 2.13,
@@ -27,7 +30,9 @@ import org.apache.spark.scheduler.TaskInfo;
  * only the few that become log records (job start/end, stage completion with a count of
  * successful tasks, failed tasks, executor removal, application end) to Python as compact
  * JSON strings through a {@link Consumer}. Successful task ends are only counted here, so
- * a 20,000-task job costs Python nothing per task. Extending {@link SparkListener} (whose
+ * a 20,000-task job costs Python nothing per task. Structured Streaming's query events
+ * travel on the same bus and arrive in {@link #onOtherEvent}, so no StreamingQueryListener
+ * (and no extra listener-bus queue) is needed. Extending {@link SparkListener} (whose
  * methods are all no-ops) keeps it working when newer Spark versions add events.
  */
 public class LakeTraceListener extends SparkListener {
@@ -156,6 +161,38 @@ public class LakeTraceListener extends SparkListener {
         try {
             send("{\"e\":\"executorRemoved\",\"id\":" + q(e.executorId()) + ",\"reason\":"
                     + q(e.reason()) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
+        }
+    }
+
+    @Override
+    public void onOtherEvent(SparkListenerEvent e) {
+        try {
+            if (!(e instanceof StreamingQueryListener.Event)) {
+                return;
+            }
+            if (e instanceof StreamingQueryListener.QueryStartedEvent) {
+                StreamingQueryListener.QueryStartedEvent s =
+                        (StreamingQueryListener.QueryStartedEvent) e;
+                send("{\"e\":\"queryStarted\",\"id\":" + q(String.valueOf(s.id()))
+                        + ",\"run\":" + q(String.valueOf(s.runId())) + ",\"name\":"
+                        + q(s.name()) + "}");
+            } else if (e instanceof StreamingQueryListener.QueryProgressEvent) {
+                StreamingQueryProgress p = ((StreamingQueryListener.QueryProgressEvent) e).progress();
+                double rate = p.processedRowsPerSecond();
+                send("{\"e\":\"queryProgress\",\"id\":" + q(String.valueOf(p.id()))
+                        + ",\"name\":" + q(p.name()) + ",\"batch\":" + p.batchId()
+                        + ",\"rows\":" + p.numInputRows() + ",\"rate\":"
+                        + (Double.isNaN(rate) || Double.isInfinite(rate) ? 0.0 : rate) + "}");
+            } else if (e instanceof StreamingQueryListener.QueryTerminatedEvent) {
+                StreamingQueryListener.QueryTerminatedEvent t =
+                        (StreamingQueryListener.QueryTerminatedEvent) e;
+                String error = t.exception().isDefined() ? t.exception().get() : null;
+                send("{\"e\":\"queryTerminated\",\"id\":" + q(String.valueOf(t.id()))
+                        + ",\"run\":" + q(String.valueOf(t.runId())) + ",\"error\":"
+                        + q(error) + "}");
+            }
         } catch (Throwable t) {
             // never let an incompatible Spark API or a bug disturb the listener bus
         }
