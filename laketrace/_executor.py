@@ -194,8 +194,10 @@ class DriverSink:
         core = registered_core(self.logger_name)
         if core is None:
             return
-        stage, partition, attempt, _task_attempt_id, host, pid = buf.task or (None,) * 6
-        spark = (None, stage, partition, attempt, None, None)
+        stage, partition, attempt, _task_attempt_id, host, pid, group, notebook = (
+            buf.task or (None,) * 8
+        )
+        spark = (None, stage, partition, attempt, group, notebook)
         with self.lock:
             for item in buf.records:
                 rid = item[0]
@@ -419,6 +421,18 @@ class ExecutorLogger(_LevelMethods):
         return f"<ExecutorLogger {self._name!r} mode={self._mode}>"
 
 
+def _local_property(tc: Any, *keys: str) -> str | None:
+    """A local property of the job that runs this task (set on the driver's thread)."""
+    for key in keys:
+        try:
+            value = tc.getLocalProperty(key)
+        except Exception:
+            return None
+        if value:
+            return str(value)
+    return None
+
+
 def _task_key(tc: Any) -> tuple:
     return (
         tc.stageId(),
@@ -427,6 +441,8 @@ def _task_key(tc: Any) -> tuple:
         tc.taskAttemptId(),
         _HOST,
         os.getpid(),
+        _local_property(tc, "spark.jobGroup.id"),
+        _local_property(tc, "spark.databricks.notebook.path", "spark.synapse.context.notebookname"),
     )
 
 

@@ -61,12 +61,18 @@ def test_map_partitions_with_write_action(spark, make_logger, log_dir, tmp_path)
         proxy.info("partition done", rows=n)
 
     df = spark.range(0, 100, 1, 5)
-    spark.createDataFrame(df.rdd.mapPartitions(work), df.schema).write.mode("overwrite").parquet(
-        str(tmp_path / "out")
-    )
+    spark.sparkContext.setJobGroup("nightly-export", "export orders")
+    try:
+        spark.createDataFrame(df.rdd.mapPartitions(work), df.schema).write.mode(
+            "overwrite"
+        ).parquet(str(tmp_path / "out"))
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        spark.sparkContext.setLocalProperty("spark.job.description", None)
     log.close()
     recs = _executor_records(log_dir)
     assert len(recs) == 5 and all(r["context"]["job"] == "export" for r in recs)
+    assert {r["job_group"] for r in recs} == {"nightly-export"}  # from the task's job
     assert sum(int(r["context"]["rows"]) for r in recs) == 100
     res = flush_to_delta(spark, log_dir=log_dir, path=str(tmp_path / "logs"))
     assert res.records == 5
