@@ -77,6 +77,12 @@ def create_views(spark: Any, table: str) -> dict[str, str]:
 
 
 def _target(path: Any, table: str | None, spark: Any) -> Target:
+    if table is not None and spark is None:
+        raise ConfigError(
+            f"reading the catalog table {table!r} needs Spark: pass spark=... (--spark on the "
+            "command line), or path= (--path) with the table's Delta location to read it "
+            "with DuckDB."
+        )
     return resolve_target(
         path=path, table=table, runtime=_runtime.detect_runtime(), has_spark=spark is not None
     )

@@ -86,7 +86,7 @@ def collect(
 ) -> dict[str, Any]:
     """Query the table for everything the page shows (plain Python values)."""
     if runs <= 0 or top <= 0:
-        raise ValueError(f"laketrace report: --runs and --top must be positive, got {runs}/{top}")
+        raise ValueError(f"runs (--runs) and top (--top) must be positive, got {runs} and {top}")
     kw = {"path": path, "table": table, "spark": spark}
     run_rows = _rows(
         "SELECT run_id, app_name, runtime, start_ts, end_ts, duration_s, records, "

@@ -73,9 +73,12 @@ def test_cli_writes_a_self_contained_escaped_page(table, tmp_path, capsys):
 
 
 def test_report_errors_teach(tmp_path, capsys):
-    """A missing table or a bad --runs value is a clear CLI error, not a traceback."""
+    """A missing table, a catalog table without Spark or a bad --runs: clear errors."""
     assert main(["report", "--path", str(tmp_path / "nope"), "--out", "x.html"]) == 2
     assert "no Delta table" in capsys.readouterr().err
+    assert main(["report", "--table", "main.ops.app_logs", "--out", "x.html"]) == 2
+    err = capsys.readouterr().err
+    assert "reading the catalog table 'main.ops.app_logs' needs Spark" in err and "--path" in err
     with pytest.raises(ValueError, match="--runs"):
         write_report(tmp_path / "r.html", path=str(tmp_path), runs=0)
 
