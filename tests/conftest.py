@@ -16,6 +16,19 @@ from laketrace._spool import list_spool
 from laketrace._tail import read_records
 
 _names = itertools.count(1)
+ROOT = Path(__file__).resolve().parent.parent
+# what LakeTrace and Spark create in the working directory by default
+_DEFAULT_OUTPUTS = ("lakehouse", ".laketrace", "spark-warehouse", "metastore_db", "report.html")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _repository_stays_clean() -> Iterator[None]:
+    """Fail the run if a test wrote default outputs into the repository (use tmp_path)."""
+    before = {name for name in _DEFAULT_OUTPUTS if (ROOT / name).exists()}
+    yield
+    created = [name for name in _DEFAULT_OUTPUTS if (ROOT / name).exists()]
+    created = [name for name in created if name not in before]
+    assert not created, f"tests wrote {created} into {ROOT}: give them a tmp_path"
 
 
 class FakeClock:

@@ -169,7 +169,7 @@ def test_py4j_fallback_listener_handles_events(spark, make_logger, log_dir, monk
 
     monkeypatch.setattr(inst, "JAR", "/nonexistent/laketrace-listener.jar")
     log = make_logger(level="DEBUG")
-    handle = spark_listener.install(spark, log, flush_interval="1 h")
+    handle = spark_listener.install(spark, log, path=str(log_dir) + "_t", flush_interval="1 h")
     try:
         assert handle.kind.startswith("py4j")
         ended = handle.handler.jobs_ended
