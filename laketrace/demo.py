@@ -71,7 +71,11 @@ def _demo_with_spark(config: dict, table: str, out: Progress) -> int:
     from .spark_session import local_spark
 
     out.step("starting a local SparkSession with Delta (local[*], 2 task attempts)")
-    spark = local_spark("laketrace-demo", master="local[*,2]")
+    # everything the demo makes stays under --workdir, Spark's warehouse directory too
+    warehouse = os.path.join(os.path.dirname(os.path.dirname(table)), "spark-warehouse")
+    spark = local_spark(
+        "laketrace-demo", master="local[*,2]", conf={"spark.sql.warehouse.dir": warehouse}
+    )
     # Spark's own console logging is silenced: the listener records its failures instead
     spark.sparkContext.setLogLevel("OFF")
     from . import runtime
