@@ -227,3 +227,25 @@ def test_streaming_query_events_become_listener_records(spark, installed, log_di
     assert started["level"] == "INFO" and started["context"]["query_id"] == str(q.id)
     assert any(r["level"] == "DEBUG" and " batch " in r["msg"] for r in recs)
     assert any(r["msg"] == f"streaming query {q.id} terminated" for r in recs)
+
+
+def test_py4j_fallback_streaming_listener_records(make_logger, log_dir):
+    """The Python StreamingQueryListener of the py4j fallback makes the same records."""
+    from types import SimpleNamespace as NS
+
+    from spark_listener._events import EventHandler
+    from spark_listener._install import _streaming_listener
+
+    log = make_logger(level="DEBUG")
+    listener = _streaming_listener(EventHandler(log._core, lambda: None, lambda: None))
+    listener.onQueryStarted(NS(id="q1", runId="r1", name="orders"))
+    progress = NS(id="q1", name="orders", batchId=3, numInputRows=50, processedRowsPerSecond=None)
+    listener.onQueryProgress(NS(progress=progress))
+    listener.onQueryTerminated(NS(id="q1", runId="r1", exception="boom\n  at x"))
+    recs = _listener_records(log, log_dir)
+    assert [(r["level"], r["msg"]) for r in recs] == [
+        ("INFO", "streaming query orders started"),
+        ("DEBUG", "streaming query orders batch 3: 50 rows at 0.0 rows/s"),
+        ("ERROR", "streaming query q1 terminated with an exception: boom"),
+    ]
+    assert recs[2]["context"]["reason"] == "boom\n  at x"
