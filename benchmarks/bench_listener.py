@@ -50,8 +50,8 @@ def main() -> None:
 
     def dropped() -> int:
         """Events Spark dropped from any listener-bus queue so far (its own counters)."""
-        counters = spark.sparkContext._jsc.sc().listenerBus().metrics().metricRegistry()
-        counters = counters.getCounters()
+        bus = spark.sparkContext._jsc.sc().listenerBus()
+        counters = bus.metrics().metricRegistry().getCounters()
         return sum(
             counters.get(k).getCount()
             for k in counters.keySet().toArray()

@@ -769,11 +769,7 @@ def registered_core(name: str) -> _Core | None:
 
 def _unpickle_logger(name: str, level_no: int, to_stderr: bool, bound: dict) -> Any:
     """Rebuild a pickled driver logger: the live one on the driver, a task logger in tasks."""
-    if _runtime.in_spark_task():
-        from ._executor import TaskLogger
-
-        return TaskLogger(name, level_no, to_stderr, bound)
-    core = _registry.get(name)
+    core = None if _runtime.in_spark_task() else _registry.get(name)
     if core is None:
         from ._executor import TaskLogger
 

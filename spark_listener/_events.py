@@ -114,23 +114,16 @@ class EventHandler:
             return  # the flush's own jobs never trigger flushes (or records)
         duration = time.time() - info.get("start", time.time())
         spark = (job_id, None, None, None, group, info.get("notebook"))
-        if ok:
-            self._emit(
-                "INFO",
-                f"Spark job {job_id} succeeded in {duration:.2f}s",
-                spark,
-                duration_s=round(duration, 3),
-                result="succeeded",
-            )
-        else:
-            self._emit(
-                "ERROR",
-                f"Spark job {job_id} failed after {duration:.2f}s: {_first_line(reason or '')}",
-                spark,
-                duration_s=round(duration, 3),
-                result="failed",
-                reason=reason,
-            )
+        self._emit(
+            "INFO" if ok else "ERROR",
+            f"Spark job {job_id} succeeded in {duration:.2f}s"
+            if ok
+            else f"Spark job {job_id} failed after {duration:.2f}s: {_first_line(reason or '')}",
+            spark,
+            duration_s=round(duration, 3),
+            result="succeeded" if ok else "failed",
+            reason=None if ok else reason,  # _emit drops None fields
+        )
         self.on_job_end_cb()
 
     def stage_completed(

@@ -185,8 +185,8 @@ def test_py4j_fallback_listener_handles_events(spark, make_logger, log_dir, monk
 
 def _bus_queues(spark):
     """Names of the listener-bus queues running now (each has its own dispatch thread)."""
-    names = spark.sparkContext._jsc.sc().listenerBus().activeQueues()
-    return {str(n) for n in names.toList().mkString("\n").split("\n")}
+    names = spark.sparkContext._jsc.sc().listenerBus().activeQueues()  # a Scala Set
+    return set(str(names.mkString("\n")).split("\n"))
 
 
 def test_jvm_listener_rides_an_existing_queue(spark, make_logger, tmp_path):
