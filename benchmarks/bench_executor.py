@@ -37,7 +37,7 @@ def main() -> None:
     from pyspark.sql import functions as F
     from pyspark.sql.types import LongType
 
-    from laketrace.spark_session import local_spark
+    from laketrace.cli.spark_session import local_spark
 
     tmp = tempfile.mkdtemp(prefix="laketrace-bench-exec-")
     spark = local_spark("bench-executor", master="local[2]")

@@ -91,7 +91,7 @@ def main() -> None:
         )
         if args.skip_spark:
             return
-        from laketrace.spark_session import local_spark
+        from laketrace.cli.spark_session import local_spark
 
         spark = local_spark("bench-flush", master="local[2]")
         spark.sparkContext.setLogLevel("ERROR")

@@ -23,8 +23,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import laketrace
-from laketrace import _logger
-from laketrace._lifecycle import maintenance
+from laketrace.log import registry as _registry
+from laketrace.sinks.lifecycle import maintenance
 
 
 def _logger_for(tmp: str, **config):
@@ -35,7 +35,7 @@ def _logger_for(tmp: str, **config):
 
 def _done(log) -> None:
     log.close()
-    _logger._registry.pop(log.name, None)
+    _registry.forget(log.name)
 
 
 def throughput(tmp: str, n: int, **config) -> float:
@@ -46,7 +46,7 @@ def throughput(tmp: str, n: int, **config) -> float:
         log.info("processed item", item=i)
     log.close()
     dt = time.perf_counter() - t0
-    _logger._registry.pop(log.name, None)
+    _registry.forget(log.name)
     return dt
 
 
@@ -60,7 +60,7 @@ def per_call(tmp: str, n: int, **config) -> list[int]:
         log.info("processed item", item=i)
         out[i] = clock() - t0
     log.close()
-    _logger._registry.pop(log.name, None)
+    _registry.forget(log.name)
     return out
 
 

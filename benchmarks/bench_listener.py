@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     import laketrace
     import spark_listener
-    from laketrace.spark_session import local_spark
+    from laketrace.cli.spark_session import local_spark
 
     spark = local_spark(
         "bench-listener", master="local[2]", conf={"spark.driver.memory": args.driver_memory}

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 def bench_laketrace(tmp: str, n: int, filtered: bool = False) -> float:
     import laketrace
-    from laketrace import _logger
+    from laketrace.log import registry as _registry
 
     log_dir = os.path.join(tmp, f"lt-{time.perf_counter_ns()}")
     log = laketrace.get_logger(
@@ -35,7 +35,7 @@ def bench_laketrace(tmp: str, n: int, filtered: bool = False) -> float:
         call("processed item", item=i)
     dt = time.perf_counter() - t0
     log.close()
-    _logger._registry.pop(log.name, None)
+    _registry.forget(log.name)
     return dt
 
 
@@ -130,7 +130,7 @@ def main() -> None:
         help="stdlib: force LakeTrace and structlog onto the stdlib json module",
     )
     args = ap.parse_args()
-    from laketrace import _encoding
+    from laketrace.record import encoding as _encoding
 
     if args.json == "stdlib":
         _encoding.set_backend("json")

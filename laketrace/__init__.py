@@ -8,22 +8,21 @@
 from __future__ import annotations
 
 from . import runtime
-from ._errors import ConfigError, LakeTraceError
-from ._levels import Level
-from ._logger import LakeTraceLogger, get_logger
-from ._query import create_views, query
-from ._record import Record
-from ._recover import RecoverResult, recover
-from ._report import ReportResult, write_report
-from ._stdlib import capture_stdlib
-from ._vacuum import VacuumResult, vacuum
+from .errors import ConfigError, FlushError, LakeTraceError, SchemaMismatchError
 from .flush import FlushResult, flush_to_delta
+from .log import LakeTraceLogger, capture_stdlib, get_logger
+from .read.query import create_views, query
+from .read.report import ReportResult, write_report
+from .read.vacuum import VacuumResult, vacuum
+from .record import Level, Record
 from .schema import SPARK_LOG_SCHEMA
+from .spool.recover import RecoverResult, recover
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "FlushError",
     "FlushResult",
     "LakeTraceError",
     "LakeTraceLogger",
@@ -32,6 +31,7 @@ __all__ = [
     "RecoverResult",
     "ReportResult",
     "SPARK_LOG_SCHEMA",
+    "SchemaMismatchError",
     "VacuumResult",
     "__version__",
     "capture_stdlib",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -32,6 +33,18 @@ _FABRIC_CONF = ("trident.workspace.id", "trident.artifact.type", "trident.lakeho
 _FABRIC_ENV = ("FABRIC_RUNTIME_VERSION", "TRIDENT_RUNTIME_VERSION")
 _SYNAPSE_CONF = ("spark.synapse.workspace.name", "spark.synapse.pool.name")
 _SYNAPSE_ENV = ("AZURE_SYNAPSE_WORKSPACE_NAME",)
+
+# Spark local properties LakeTrace reads or sets. The JVM listener
+# (spark_listener/jvm/.../LakeTraceListener.java) reads the same keys; a test checks it.
+PROP_JOB_GROUP = "spark.jobGroup.id"
+PROP_JOB_DESCRIPTION = "spark.job.description"
+PROP_INTERRUPT_ON_CANCEL = "spark.job.interruptOnCancel"
+PROP_SQL_EXECUTION_ID = "spark.sql.execution.id"
+#: where Databricks and Fabric/Synapse put the notebook path or name, in lookup order
+PROP_NOTEBOOK = ("spark.databricks.notebook.path", "spark.synapse.context.notebookname")
+CONF_MAX_RESULT_SIZE = "spark.driver.maxResultSize"
+#: the job group of LakeTrace's own flush jobs: the listener ignores them (no flush loops)
+FLUSH_JOB_GROUP = "laketrace-flush"
 
 
 def active_spark_context() -> Any | None:
@@ -146,6 +159,35 @@ def hostname() -> str:
 
 
 _HOST = socket.gethostname()
+
+
+def is_connect_session(spark: Any = None) -> bool:
+    """True when ``spark`` (or, without one, the current pyspark) is a Spark Connect client.
+
+    On Connect there is no SparkContext, py4j or accumulator from Python.
+    """
+    if spark is not None and type(spark).__module__.startswith("pyspark.sql.connect"):
+        return True
+    if "pyspark" not in sys.modules:
+        return False
+    try:
+        from pyspark.sql.utils import is_remote
+
+        return bool(is_remote())
+    except Exception:
+        return False
+
+
+def default_log_dir(runtime: str) -> str:
+    """Where the spool lives when ``log_dir`` is not given (always a local disk)."""
+    env = os.environ.get("LAKETRACE_LOG_DIR")
+    if env:
+        return env
+    if runtime == "databricks" and os.path.isdir("/local_disk0"):
+        return "/local_disk0/laketrace/spool"
+    if runtime in ("fabric", "synapse"):
+        return os.path.join(tempfile.gettempdir(), "laketrace", "spool")
+    return os.path.join(os.getcwd(), ".laketrace", "spool")
 
 
 def in_spark_task() -> bool:

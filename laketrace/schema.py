@@ -1,8 +1,10 @@
 """The one schema definition of the lake record and the Delta table.
 
-Every other representation is derived from `COLUMNS`: the Spark DDL string and
-`StructType` (`spark_schema`), the Arrow schema (`arrow_schema`) and the Markdown
-table in the README (`schema_markdown`). `SPARK_LOG_SCHEMA` is Spark's own structured
+Every other representation is derived from `COLUMNS`: the Spark `StructType`
+(`spark_schema`), the Arrow schema (`arrow_schema`), the DuckDB types the delta-rs writer
+reads spool JSON with (`duckdb_columns`), the fields every line must have
+(`REQUIRED_COLUMNS`, used by validation and by both writers) and the Markdown table in the
+README (`schema_markdown`). `SPARK_LOG_SCHEMA` is Spark's own structured
 log schema (``pyspark.logger.SPARK_LOG_SCHEMA``), of which ours is a superset.
 
 >>> from laketrace.schema import COLUMN_NAMES
@@ -41,12 +43,18 @@ class Column:
     type: Type
     doc: str
     in_spool: bool = True
+    required: bool = False
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("ts", "timestamp", "event time, UTC, microseconds (ISO-8601 with `Z` in the spool)"),
+    Column(
+        "ts",
+        "timestamp",
+        "event time, UTC, microseconds (ISO-8601 with `Z` in the spool)",
+        required=True,
+    ),
     Column("date", "date", "UTC date of `ts` (table only; derived at flush)", in_spool=False),
-    Column("level", "string", "`TRACE`..`CRITICAL`"),
+    Column("level", "string", "`TRACE`..`CRITICAL`", required=True),
     Column("level_no", "int", "5, 10, 20, 25, 30, 40, 50"),
     Column("logger", "string", "logger name"),
     Column("msg", "string", "formatted message"),
@@ -55,7 +63,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("traceback", "string", "the formatted Python traceback, null when none"),
     Column("source", "string", "`driver`, `executor`, `listener` or `stdlib`"),
     Column("run_id", "string", "one id per driver run (Spark app id when there is one)"),
-    Column("record_id", "string", "unique per record across runs, hosts, processes, attempts"),
+    Column(
+        "record_id",
+        "string",
+        "unique per record across runs, hosts, processes, attempts",
+        required=True,
+    ),
     Column("host", "string", "host name where the record was emitted"),
     Column("pid", "int", "process id where the record was emitted"),
     Column("thread_name", "string", "thread name where the record was emitted"),
@@ -86,6 +99,8 @@ QUARANTINE_COLUMNS: tuple[Column, ...] = (
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 SPOOL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.in_spool)
+#: fields every spool line must have, non-empty; a line without one is quarantined
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.required)
 PARTITION_COLUMNS: tuple[str, ...] = ("date",)
 
 SPARK_LOG_SCHEMA = (
@@ -108,12 +123,6 @@ def _ddl(t: Type) -> str:
     if kind == "map":
         return f"MAP<{_ddl(t[1])}, {_ddl(t[2])}>"
     return "STRUCT<" + ", ".join(f"`{n}`: {_ddl(ft)}" for n, ft in t[1]) + ">"
-
-
-def ddl(*, spool: bool = False, quarantine: bool = False) -> str:
-    """The Spark DDL string of the table (or of the spool lines with ``spool=True``)."""
-    cols = _columns(spool, quarantine)
-    return ", ".join(f"`{c.name}` {_ddl(c.type)}" for c in cols)
 
 
 def _spark_type(t: Type) -> DataType:
@@ -186,6 +195,23 @@ def arrow_schema(*, spool: bool = False, quarantine: bool = False) -> pyarrow.Sc
     return pa.schema(
         [pa.field(c.name, _arrow_type(c.type, pa), True) for c in _columns(spool, quarantine)]
     )
+
+
+def _duck_type(t: Type) -> str:
+    if isinstance(t, str):
+        # timestamps stay text: the writer parses them itself (TRY_CAST), so a bad one is
+        # a quarantined line rather than a failed read
+        return {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT"}.get(t, "VARCHAR")
+    if t[0] == "map":
+        return f"MAP({_duck_type(t[1])}, {_duck_type(t[2])})"
+    if t[0] == "array":
+        return f"{_duck_type(t[1])}[]"
+    return "STRUCT(" + ", ".join(f'"{n}" {_duck_type(ft)}' for n, ft in t[1]) + ")"
+
+
+def duckdb_columns() -> dict[str, str]:
+    """The DuckDB type of each spool field, for ``read_json(columns=...)``."""
+    return {c.name: _duck_type(c.type) for c in COLUMNS if c.in_spool}
 
 
 def schema_markdown() -> str:

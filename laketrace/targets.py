@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ._errors import ConfigError
+from .errors import ConfigError
 
 DEFAULT_LOCAL_PATH = os.path.join("lakehouse", "laketrace_logs")
 DEFAULT_TABLE_NAME = "laketrace_logs"
@@ -41,7 +42,9 @@ class Target:
 
     ``kind`` is ``"path"`` (a Delta table at a location) or ``"table"`` (a catalog table).
     ``location`` is what Spark uses; ``local_path`` is what delta-rs may use without a JVM
-    (None when only Spark can reach it); ``quarantine`` is the quarantine table next to it.
+    (None when only Spark can reach it); ``quarantine`` and ``quarantine_local`` are the
+    same two names of the quarantine table (by default next to the target, with the
+    suffix ``_quarantine``; see `with_quarantine`). Both writers use exactly these.
     """
 
     kind: Literal["path", "table"]
@@ -50,6 +53,7 @@ class Target:
     quarantine: str
     display: str
     remote: bool = False
+    quarantine_local: str | None = None
 
     @property
     def key(self) -> str:
@@ -69,7 +73,30 @@ def _quarantine_for(kind: str, location: str) -> str:
 
 
 def _path_target(location: str, local: str | None, display: str, remote: bool) -> Target:
-    return Target("path", location, local, _quarantine_for("path", location), display, remote)
+    q_local = _quarantine_for("path", local) if local is not None else None
+    q = _quarantine_for("path", location)
+    return Target("path", location, local, q, display, remote, q_local)
+
+
+def with_quarantine(
+    target: Target, quarantine: str | os.PathLike[str] | None, *, runtime: str, has_spark: bool
+) -> Target:
+    """``target`` with its quarantine table at ``quarantine`` (resolved like a target).
+
+    A path target takes a path (local, OneLake, ``dbfs:/``, a volume), a table target a
+    table name. ``None`` keeps the default next to the target.
+
+    >>> t = resolve_target(path="/data/logs", runtime="local")
+    >>> with_quarantine(t, "/data/bad", runtime="local", has_spark=False).quarantine_local
+    '/data/bad'
+    """
+    if quarantine is None:
+        return target
+    if target.kind == "table":
+        q = resolve_target(table=os.fspath(quarantine), runtime=runtime, has_spark=has_spark)
+    else:
+        q = resolve_target(path=quarantine, runtime=runtime, has_spark=has_spark)
+    return dataclasses.replace(target, quarantine=q.location, quarantine_local=q.local_path)
 
 
 def resolve_target(

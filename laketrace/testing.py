@@ -15,11 +15,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ._config import HandlerOptions
-from ._handlers import Handler
-from ._levels import parse_level
-from ._logger import add_capture, remove_capture
-from ._record import Record
+from .log.registry import add_capture, remove_capture
+from .read.query import delta_dataset
+from .record.levels import parse_level
+from .record.record import Record
+from .sinks.handlers import Handler
+from .sinks.options import HandlerOptions
 
 
 class _CaptureHandler(Handler):
@@ -51,8 +52,6 @@ def read_delta(path: str, columns: Sequence[str] | None = None) -> Any:
     """Read a local log table into a pyarrow Table (needs ``laketrace[delta]``).
 
     Prefer this to ``DeltaTable(path).to_pyarrow_table()`` in short scripts: that call can
-    abort the process at interpreter exit (a pyarrow bug, see ``laketrace._query``).
+    abort the process at interpreter exit (a pyarrow bug, see ``laketrace.read.query``).
     """
-    from ._query import delta_dataset
-
     return delta_dataset(path).to_table(columns=list(columns) if columns else None)

@@ -7,24 +7,31 @@ Runs unchanged locally: `python notebooks/fabric_spark_job_definition.py`.
 import laketrace
 import spark_listener
 from laketrace import runtime
-from pyspark.sql import SparkSession
 
 RUNTIME = runtime.detect_runtime()
 if RUNTIME == "local":  # e.g. the LakeTrace test suite: a local session with Delta
-    from laketrace.spark_session import local_spark
+    from laketrace.cli.spark_session import local_spark
 
-    spark = local_spark("laketrace-fabric-sjd")
-else:  # the platform provides the session
+    spark = local_spark("laketrace-fabric-job")
+else:  # Fabric provides the session
+    from pyspark.sql import SparkSession
+
     spark = SparkSession.builder.getOrCreate()
 print("runtime:", RUNTIME, "| spark", spark.version)
 
 # On Fabric the logs go to the default lakehouse's Tables/laketrace_logs; elsewhere to a local path.
-TARGET = {"table": "laketrace_logs"} if RUNTIME == "fabric" else {"path": "lakehouse/laketrace_logs"}
-log = laketrace.get_logger("fabric.notebook", {"level": "INFO", "stdout": True, "log_dir": "spool", **TARGET})
+TARGET = (
+    {"table": "laketrace_logs"} if RUNTIME == "fabric" else {"path": "lakehouse/laketrace_logs"}
+)
+log = laketrace.get_logger(
+    "fabric.job",
+    {"level": "INFO", "stdout": True, "log_dir": "spool", **TARGET},
+)
 handle = spark_listener.install(spark, log, flush_interval="5 min")
 log.info("notebook started", runtime=RUNTIME)
 
-proxy = log.for_executors(level="INFO")   # picklable: use it inside UDFs and mapPartitions
+proxy = log.for_executors(level="INFO")  # picklable: use it inside UDFs and mapPartitions
+
 
 def clean(rows):
     kept = 0
@@ -34,6 +41,7 @@ def clean(rows):
             yield row
     proxy.info("partition cleaned", kept=kept)
 
+
 df = spark.range(0, 10_000, 1, 4)
 cleaned = spark.createDataFrame(df.rdd.mapPartitions(clean), df.schema)
 log.success("cleaned {} rows", cleaned.count())
@@ -42,14 +50,19 @@ try:
 except ValueError:
     log.exception("a bad value was skipped")
 
-result = log.flush_to_delta(spark)   # also happens automatically after jobs and at exit
+result = log.flush_to_delta(spark)  # also happens automatically after jobs and at exit
 print(result)
 views = laketrace.create_views(spark, TARGET.get("table") or TARGET["path"])
+print(views)
 
 spark.sql(f"""
     SELECT run_id, records, info_count, error_count, first_error
-    FROM {views['runs']}
+    FROM {views["runs"]}
 """).show(truncate=False)
-spark.sql(f"SELECT ts, source, msg, exception_class FROM {views['errors']} ORDER BY ts").show(truncate=False)
+spark.sql(f"""
+    SELECT ts, source, msg, exception_class
+    FROM {views["errors"]}
+    ORDER BY ts
+""").show(truncate=False)
 
 handle.uninstall()

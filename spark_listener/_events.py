@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from laketrace._levels import LEVELS
-from laketrace._logger import set_job_context
+from laketrace import runtime
+from laketrace.log import ExternalSource, set_job_context
+from laketrace.record import LEVELS, JobContext
 
-FLUSH_GROUP = "laketrace-flush"
+FLUSH_GROUP = runtime.FLUSH_JOB_GROUP
 
 
 def _first_line(text: str) -> str:
@@ -31,9 +32,11 @@ class EventHandler:
     """Spark events as plain values -> records, job context and flush requests."""
 
     def __init__(
-        self, core: Any, on_job_end: Callable[[], None], on_app_end: Callable[[], None]
+        self, logger_name: str, on_job_end: Callable[[], None], on_app_end: Callable[[], None]
     ) -> None:
-        self.core = core
+        self.source = ExternalSource(
+            logger_name, source="listener", module="spark_listener", function="listener"
+        )
         self.on_job_end_cb = on_job_end
         self.on_app_end_cb = on_app_end
         self.lock = threading.Lock()
@@ -42,22 +45,10 @@ class EventHandler:
         self.jobs_ended = 0
         self.last_event_at = 0.0
 
-    def _emit(self, level: str, msg: str, spark: tuple | None = None, **fields: Any) -> None:
-        core = self.core
-        lvl = LEVELS[level]
-        if lvl.no < core.min_no:
-            return
-        rec = core.make_record(
-            lvl,
-            msg,
-            extra={k: v for k, v in fields.items() if v is not None},
-            source="listener",
-            module="spark_listener",
-            function="listener",
-            spark=spark,
-            inherit_context=False,
+    def _emit(self, level: str, msg: str, job: JobContext | None = None, **fields: Any) -> None:
+        self.source.emit(
+            LEVELS[level], msg, fields={k: v for k, v in fields.items() if v is not None}, job=job
         )
-        core.dispatch(rec)
 
     def safely(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run a handler; never let an exception reach Spark's listener bus."""
@@ -95,9 +86,9 @@ class EventHandler:
         fields = {
             k: v for k, v in (("spark.job_description", desc), ("spark.sql_execution_id", sql)) if v
         }
-        spark = (job_id, None, None, None, group, notebook)
-        set_job_context(spark, fields)
-        self._emit("DEBUG", f"Spark job {job_id} started", spark, stages=stages)
+        job = JobContext(job_id, job_group=group, notebook=notebook)
+        set_job_context(job, fields)
+        self._emit("DEBUG", f"Spark job {job_id} started", job, stages=stages)
 
     def job_ended(self, job_id: int, ok: bool, reason: str | None) -> None:
         self.jobs_ended += 1
@@ -106,20 +97,22 @@ class EventHandler:
             running = list(self.jobs.items())
         if running:
             jid, other = running[-1]
-            set_job_context((jid, None, None, None, other.get("group"), other.get("notebook")))
+            set_job_context(
+                JobContext(jid, job_group=other.get("group"), notebook=other.get("notebook"))
+            )
         else:
             set_job_context(None)
         group = info.get("group")
         if group == FLUSH_GROUP:
             return  # the flush's own jobs never trigger flushes (or records)
         duration = time.time() - info.get("start", time.time())
-        spark = (job_id, None, None, None, group, info.get("notebook"))
+        job = JobContext(job_id, job_group=group, notebook=info.get("notebook"))
         self._emit(
             "INFO" if ok else "ERROR",
             f"Spark job {job_id} succeeded in {duration:.2f}s"
             if ok
             else f"Spark job {job_id} failed after {duration:.2f}s: {_first_line(reason or '')}",
-            spark,
+            job,
             duration_s=round(duration, 3),
             result="succeeded" if ok else "failed",
             reason=None if ok else reason,  # _emit drops None fields
@@ -129,12 +122,12 @@ class EventHandler:
     def stage_completed(
         self, stage_id: int, attempt: int, name: str, num_tasks: int, ok: int, failure: str | None
     ) -> None:
-        spark = (None, stage_id, None, attempt, None, None)
+        job = JobContext(stage_id=stage_id, task_attempt=attempt)
         if failure:
             self._emit(
                 "ERROR",
                 f"Spark stage {stage_id} (attempt {attempt}) failed: {_first_line(failure)}",
-                spark,
+                job,
                 reason=failure,
                 stage_name=name,
                 succeeded_tasks=ok,
@@ -143,7 +136,7 @@ class EventHandler:
             self._emit(
                 "DEBUG",
                 f"Spark stage {stage_id} completed: {ok} task(s) succeeded",
-                spark,
+                job,
                 stage_name=name,
                 succeeded_tasks=ok,
                 num_tasks=num_tasks,
@@ -163,7 +156,7 @@ class EventHandler:
             "ERROR",
             f"Spark task {task_id} (stage {stage_id}, partition {partition}, attempt {attempt}) "
             f"failed: {_first_line(reason)}",
-            (None, stage_id, partition, attempt, None, None),
+            JobContext(stage_id=stage_id, partition_id=partition, task_attempt=attempt),
             reason=reason,
             executor_id=executor,
             executor_host=host,
@@ -338,15 +331,13 @@ class Py4jListener:
 
     def onJobStart(self, e: Any) -> None:
         p = e.properties()
-        nb = _prop(p, "spark.databricks.notebook.path") or _prop(
-            p, "spark.synapse.context.notebookname"
-        )
+        nb = next((v for v in (_prop(p, k) for k in runtime.PROP_NOTEBOOK) if v), None)
         self.handler.safely(
             self.handler.job_started,
             int(e.jobId()),
-            _prop(p, "spark.jobGroup.id"),
-            _prop(p, "spark.job.description"),
-            _prop(p, "spark.sql.execution.id"),
+            _prop(p, runtime.PROP_JOB_GROUP),
+            _prop(p, runtime.PROP_JOB_DESCRIPTION),
+            _prop(p, runtime.PROP_SQL_EXECUTION_ID),
             nb,
             int(e.stageIds().size()),
         )

@@ -11,14 +11,15 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from laketrace._logger import LakeTraceLogger, set_job_context
-from laketrace._rotation import parse_duration, parse_size
+from laketrace import LakeTraceLogger, flush_to_delta, runtime
+from laketrace._units import parse_duration, parse_size
+from laketrace.log import set_job_context
+from laketrace.spool.names import list_spool
 
 from ._events import EventHandler, JsonSink, Py4jListener
 
 JAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm", "laketrace-listener.jar")
 
-DEFAULT_FLUSH_INTERVAL = 300.0
 DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 
 _installed: dict[tuple[int, str], ListenerHandle] = {}
@@ -99,8 +100,6 @@ class ListenerHandle:
         return "timer" if self.timer_only else "listener"
 
     def sealed_bytes(self) -> int:
-        from laketrace._spool import list_spool
-
         total = 0
         for p, n in list_spool(self.logger.log_dir):
             if n.sealed:
@@ -112,8 +111,6 @@ class ListenerHandle:
 
     def flush(self, *, spark_ok: bool = True) -> Any:
         """Seal the spool and flush it now (Spark if usable, else delta-rs for paths)."""
-        from laketrace.flush import flush_to_delta
-
         log = self.logger
         log.close()  # seal: the records so far become shippable
         spark = self.spark if spark_ok and _spark_alive(self.spark) else None
@@ -180,17 +177,6 @@ def _spark_alive(spark: Any) -> bool:
         return False
 
 
-def _is_remote(spark: Any) -> bool:
-    try:
-        from pyspark.sql.utils import is_remote
-
-        if is_remote():
-            return True
-    except Exception:
-        pass
-    return type(spark).__module__.startswith("pyspark.sql.connect")
-
-
 def install(
     spark: Any,
     logger: LakeTraceLogger,
@@ -222,7 +208,7 @@ def install(
             f"spark_listener.install: flush_bytes must be a positive size like '64 MB', got "
             f"{flush_bytes!r}."
         )
-    cfg = logger._core.config
+    cfg = logger.config
     if path is None and table is None:
         path, table = cfg.path, cfg.table
     key = (id(spark), logger.name)
@@ -232,7 +218,7 @@ def install(
             return existing
     handle = ListenerHandle(spark, logger, path, table, interval, fbytes)
     reason = None
-    if _is_remote(spark):
+    if runtime.is_connect_session(spark):
         reason = "this is a Spark Connect session (no listener bus from Python)"
     else:
         try:
@@ -290,7 +276,7 @@ def _register(handle: ListenerHandle) -> None:
         if h is not None and h.flusher is not None:
             h.flusher.request(force=True)
 
-    handler = EventHandler(handle.logger._core, job_end, app_end)
+    handler = EventHandler(handle.logger.name, job_end, app_end)
     try:
         listener = _jvm_listener(sc, JsonSink(handler))
         handle.kind = "jvm"

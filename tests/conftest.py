@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from laketrace import _logger
-from laketrace._spool import list_spool
-from laketrace._tail import read_records
+from laketrace.log import registry as _registry
+from laketrace.log.logger import get_logger as _get_logger
+from laketrace.spool.names import list_spool
+from laketrace.spool.read import read_records
 
 _names = itertools.count(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,14 +66,14 @@ def make_logger(log_dir: str) -> Iterator[Callable[..., Any]]:
     def make(name: str | None = None, **config: Any) -> Any:
         config.setdefault("log_dir", log_dir)
         config.setdefault("stdout", False)
-        log = _logger.get_logger(name or f"test.logger{next(_names)}", config)
+        log = _get_logger(name or f"test.logger{next(_names)}", config)
         made.append(log)
         return log
 
     yield make
     for log in made:
         log.close()
-        _logger._registry.pop(log.name, None)
+        _registry.forget(log.name)
 
 
 def spool_records(log_dir: str, logger: str | None = None) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ def test_import_and_log_with_optional_dependencies_blocked(tmp_path):
                     raise ImportError("blocked for this test: " + name)
         sys.meta_path.insert(0, Block())
         import laketrace, spark_listener
-        from laketrace import _encoding
+        from laketrace.record import encoding as _encoding
         assert _encoding.BACKEND == "json", _encoding.BACKEND
         log = laketrace.get_logger("stdlib.only", {{"log_dir": {str(tmp_path)!r}, "stdout": False}})
         log.info("works", n=1)

@@ -10,7 +10,14 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PATHS = ["laketrace", "spark_listener", "tests", "benchmarks"]
+PATHS = [
+    "laketrace",
+    "spark_listener",
+    "tests",
+    "benchmarks",
+    "notebooks",
+    "scripts/build_notebooks",
+]
 
 
 def _tool(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from laketrace import ConfigError
-from laketrace.targets import resolve_target
+from laketrace.targets import resolve_target, with_quarantine
 
 
 def test_default_is_local_lakehouse_path():
@@ -96,3 +96,30 @@ def test_unsupported_uri():
     """Unknown URI schemes are rejected with the supported list."""
     with pytest.raises(ConfigError, match="unsupported URI"):
         resolve_target(path="ftp://host/table")
+
+
+def test_quarantine_defaults_next_to_the_target_for_both_writers():
+    """By default the quarantine table is the target's name plus _quarantine, for Spark's
+    location and for delta-rs' local path alike."""
+    t = resolve_target(path="/lakehouse/default/Tables/logs", runtime="fabric", has_spark=True)
+    assert t.quarantine == "Tables/logs_quarantine"
+    assert t.quarantine_local == "/lakehouse/default/Tables/logs_quarantine"
+    t = resolve_target(table="main.ops.logs", runtime="databricks", has_spark=True)
+    assert (t.quarantine, t.quarantine_local) == ("main.ops.logs_quarantine", None)
+
+
+def test_quarantine_option_resolves_like_a_target():
+    """quarantine= is resolved with the target rules: local paths, remote paths and tables."""
+    local = resolve_target(path="/data/logs", runtime="local")
+    q = with_quarantine(local, "rejects", runtime="local", has_spark=False)
+    assert q.quarantine_local == q.quarantine and q.quarantine.endswith("/rejects")
+    remote = resolve_target(
+        path="abfss://ws@onelake.dfs.fabric.microsoft.com/lh.Lakehouse/Tables/l"
+    )
+    q = with_quarantine(remote, remote.location + "_bad", runtime="fabric", has_spark=True)
+    assert q.quarantine == remote.location + "_bad" and q.quarantine_local is None
+    table = resolve_target(table="main.ops.logs", runtime="databricks", has_spark=True)
+    q = with_quarantine(table, "main.ops.rejects", runtime="databricks", has_spark=True)
+    assert (q.quarantine, q.location) == ("main.ops.rejects", "main.ops.logs")
+    with pytest.raises(ConfigError, match="not a table name"):
+        with_quarantine(table, "bad name!", runtime="databricks", has_spark=True)

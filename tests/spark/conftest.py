@@ -13,7 +13,7 @@ pytest.importorskip("pyspark", reason="Spark tests need pyspark: pip install 'la
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A local[2] SparkSession with Delta, UI and console progress off, 2 shuffle partitions."""
-    from laketrace.spark_session import local_spark
+    from laketrace.cli.spark_session import local_spark
 
     warehouse = tmp_path_factory.mktemp("spark-warehouse")
     session = local_spark(

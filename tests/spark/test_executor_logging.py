@@ -9,7 +9,8 @@ import cloudpickle
 import pytest
 
 from laketrace import flush_to_delta, get_logger
-from laketrace._executor import ExecutorLogger, TaskLogger
+from laketrace.executor.proxy import ExecutorLogger
+from laketrace.executor.task_logger import TaskLogger
 
 from ..conftest import spool_records
 

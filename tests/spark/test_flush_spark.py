@@ -10,7 +10,7 @@ from chispa import assert_df_equality
 
 import laketrace
 from laketrace import create_views, flush_to_delta, query
-from laketrace import flush as flush_mod
+from laketrace.flush import faults as flush_mod
 from laketrace.schema import spark_schema
 
 
@@ -72,6 +72,22 @@ def test_spark_quarantine(spark, make_logger, log_dir, tmp_path):
     assert (res.records, res.quarantined) == (4, 2)
     q = spark.read.format("delta").load(target + "_quarantine").orderBy("line_no").collect()
     assert [(r.line_no, r.reason.split(":")[0]) for r in q] == [(2, "not valid JSON"), (3, "ts")]
+
+
+def test_spark_quarantine_option_and_empty_required_field(spark, make_logger, log_dir, tmp_path):
+    """quarantine= names the Spark writer's quarantine table; an empty level is rejected as
+    validation rejects it (one rule for both writers)."""
+    _log_some(make_logger, 2)
+    with open(
+        os.path.join(log_dir, "x__20251128T132000000000Z__r__1__000001.sealed.jsonl"), "w"
+    ) as fh:
+        fh.write('{"ts":"2025-11-28T13:20:00Z","level":"","record_id":"empty-level"}\n')
+    target, elsewhere = str(tmp_path / "t"), str(tmp_path / "rejects")
+    res = flush_to_delta(spark, log_dir=log_dir, path=target, quarantine=elsewhere)
+    assert (res.records, res.quarantined) == (2, 1)
+    q = spark.read.format("delta").load(elsewhere).collect()
+    assert [r.reason for r in q] == ["missing required field 'level'"]
+    assert not os.path.exists(target + "_quarantine")
 
 
 def test_spark_retry_after_commit_is_skipped_by_delta(spark, make_logger, log_dir, tmp_path):
@@ -163,7 +179,7 @@ def test_report_with_spark_matches_duckdb(spark, make_logger, log_dir, tmp_path,
     """`laketrace report --spark` gathers the same runs, timelines and errors as DuckDB."""
     pytest.importorskip("plotly")
     pytest.importorskip("duckdb")
-    from laketrace._report import collect, write_report
+    from laketrace.read.report import collect, write_report
 
     for run in ("run-a", "run-b"):
         log = make_logger(clock=clock, run_id=run)

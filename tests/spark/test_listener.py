@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import spark_listener
-from spark_listener._events import FLUSH_GROUP
+from laketrace.runtime import FLUSH_JOB_GROUP as FLUSH_GROUP
 
 from ..conftest import spool_records
 
@@ -237,7 +237,7 @@ def test_py4j_fallback_streaming_listener_records(make_logger, log_dir):
     from spark_listener._install import _streaming_listener
 
     log = make_logger(level="DEBUG")
-    listener = _streaming_listener(EventHandler(log._core, lambda: None, lambda: None))
+    listener = _streaming_listener(EventHandler(log.name, lambda: None, lambda: None))
     listener.onQueryStarted(NS(id="q1", runId="r1", name="orders"))
     progress = NS(id="q1", name="orders", batchId=3, numInputRows=50, processedRowsPerSecond=None)
     listener.onQueryProgress(NS(progress=progress))

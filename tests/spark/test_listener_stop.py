@@ -13,7 +13,7 @@ import pytest
 SCRIPT = textwrap.dedent(
     """
     import sys, laketrace, spark_listener
-    from laketrace.spark_session import local_spark
+    from laketrace.cli.spark_session import local_spark
 
     spark = local_spark("stop-test")
     log = laketrace.get_logger("stop.test", {"log_dir": "spool", "stdout": False,

@@ -1,0 +1,136 @@
+"""Loggers for code running inside a Spark task.
+
+`TaskLogger` is what `get_logger` returns inside a task: a no-op that never creates files,
+or (``executor_stderr=True``) one compact lake-shaped JSON line per record on the task's
+stderr. Its messages and context follow the same rules as the driver's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import traceback
+from typing import Any
+
+from ..record import encoding
+from ..record.encoder import context_map
+from ..record.levels import LEVELS, Level, parse_level
+from ..record.message import format_message
+from ..record.record import iso_utc
+
+
+def task_context() -> Any:
+    """pyspark's `TaskContext` of the running task, or None (never imports pyspark)."""
+    mod = sys.modules.get("pyspark.taskcontext")
+    if mod is None:
+        return None
+    try:
+        return mod.TaskContext.get()
+    except Exception:
+        return None
+
+
+class LevelMethods:
+    """``trace``..``critical`` and ``exception`` for executor-side loggers (they implement
+    ``_log``); each level method is exactly one frame above ``_log``."""
+
+    __slots__ = ()
+
+    def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def trace(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["TRACE"], msg, a, f)
+
+    def debug(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["DEBUG"], msg, a, f)
+
+    def info(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["INFO"], msg, a, f)
+
+    def success(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["SUCCESS"], msg, a, f)
+
+    def warning(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["WARNING"], msg, a, f)
+
+    def error(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["ERROR"], msg, a, f)
+
+    def critical(self, msg: Any, *a: Any, **f: Any) -> None:
+        self._log(LEVELS["CRITICAL"], msg, a, f)
+
+    def exception(self, msg: Any, *a: Any, **f: Any) -> None:
+        if sys.exc_info()[0] is not None:
+            f.setdefault("traceback", traceback.format_exc())
+        self._log(LEVELS["ERROR"], msg, a, f)
+
+
+class TaskLogger(LevelMethods):
+    """The logger `get_logger` returns inside a Spark task; never opens spool files."""
+
+    __slots__ = ("_bound", "_level_no", "_stderr", "name")
+
+    def __init__(
+        self, name: str, level_no: int, to_stderr: bool, bound: dict | None = None
+    ) -> None:
+        self.name = name
+        self._level_no = level_no
+        self._stderr = to_stderr
+        self._bound = bound or {}
+
+    def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
+        if not self._stderr or level.no < self._level_no:
+            return
+        tc = task_context()
+        rec = {
+            "ts": iso_utc(time.time()),
+            "level": str(level),
+            "level_no": level.no,
+            "logger": self.name,
+            "msg": format_message(msg, args, fields),
+            "context": context_map({**self._bound, **fields}),
+            "source": "executor",
+            "stage_id": tc.stageId() if tc else None,
+            "partition_id": tc.partitionId() if tc else None,
+            "task_attempt": tc.attemptNumber() if tc else None,
+        }
+        try:
+            sys.stderr.write(encoding.dumps_str(rec) + "\n")
+        except Exception:
+            pass
+
+    def bind(self, **fields: Any) -> TaskLogger:
+        return TaskLogger(self.name, self._level_no, self._stderr, {**self._bound, **fields})
+
+    def contextualize(self, **fields: Any) -> Any:
+        return contextlib.nullcontext()
+
+    def add_handler(self, spec: Any) -> int:
+        return 0
+
+    def remove_handler(self, handler_id: int) -> None:
+        pass
+
+    def remove_all_handlers(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def tail(self, n: int = 50) -> list:
+        return []
+
+    def for_executors(self, **options: Any) -> TaskLogger:
+        return self
+
+
+def task_logger(name: str, config: Any) -> TaskLogger:
+    """The logger for ``name`` inside a Spark task (no files; stderr if configured)."""
+    cfg = dict(config or {})
+    level = parse_level(cfg.get("level", "INFO")).no
+    return TaskLogger(name, level, bool(cfg.get("executor_stderr", False)))

@@ -1,0 +1,151 @@
+"""A logger's configuration: the raw `get_logger` dict validated once into `LoggerConfig`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ConfigError
+from ..record.levels import Level, parse_level
+from ..runtime import default_log_dir
+from ..sinks.options import HandlerOptions, check_keys, parse_bool, parse_handler_options
+from .redact import compile_redactor
+
+LOGGER_KEYS = (
+    "log_dir",
+    "level",
+    "stdout",
+    "json",
+    "serialize",
+    "format",
+    "formatter",
+    "filter",
+    "rotation",
+    "retention",
+    "compression",
+    "enqueue",
+    "queue_size",
+    "queue_full",
+    "catch",
+    "redact",
+    "path",
+    "table",
+    "file_mode",
+    "clock",
+    "run_id",
+    "executor_stderr",
+)
+_NETWORK_PREFIXES = ("/dbfs/", "/Volumes/", "/Workspace/", "/lakehouse/", "/synfs/")
+
+
+def prepare_log_dir(value: object) -> str:
+    """Validate, create and check ``log_dir``; errors surface at `get_logger` time."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"config 'log_dir': expected a directory path, got {value!r}.")
+    text = os.fspath(value)
+    if "://" in text or text.startswith(("dbfs:", "abfss:")):
+        raise ConfigError(
+            f"config 'log_dir': {text!r} is a remote URI. The spool must be on fast local disk "
+            "(e.g. '/tmp/laketrace' or '/local_disk0/laketrace'); give the lakehouse location "
+            "as the flush target instead: config {'path': ...} or {'table': ...}."
+        )
+    path = os.path.abspath(os.path.expanduser(text))
+    if path.startswith(_NETWORK_PREFIXES) or path in {p.rstrip("/") for p in _NETWORK_PREFIXES}:
+        raise ConfigError(
+            f"config 'log_dir': {path!r} is a network (FUSE) mount. The spool must be on local "
+            "disk; set the lakehouse location as the flush target with config {'path': ...}."
+        )
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"config 'log_dir': cannot create {path!r} ({exc.strerror or exc}). Choose a "
+            "writable local directory, e.g. log_dir='/tmp/laketrace'."
+        ) from None
+    if not os.path.isdir(path):
+        raise ConfigError(f"config 'log_dir': {path!r} exists but is not a directory.")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"config 'log_dir': {path!r} is not writable by this process (uid {os.getuid()}). "
+            "Fix its permissions or choose another local directory."
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    """A logger's validated configuration."""
+
+    log_dir: str
+    level: Level
+    stdout: bool
+    handler: HandlerOptions
+    stdout_handler: HandlerOptions
+    redact: Callable[[str], str] | None
+    path: str | None
+    table: str | None
+    clock: Callable[[], float]
+    run_id: str | None
+    executor_stderr: bool
+
+
+def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerConfig:
+    """Validate a `get_logger` config dict."""
+    raw = dict(raw or {})
+    check_keys(raw, LOGGER_KEYS, "get_logger config")
+    level = parse_level(raw.get("level", "INFO"))
+    clock = raw.get("clock", time.time)
+    if not callable(clock):
+        raise ConfigError(
+            f"config 'clock': expected a callable returning epoch seconds, got {clock!r}."
+        )
+    run_id = raw.get("run_id")
+    if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
+        raise ConfigError(f"config 'run_id': expected a non-empty string, got {run_id!r}.")
+    for key in ("path", "table"):
+        if raw.get(key) is not None and not isinstance(raw.get(key), (str, os.PathLike)):
+            raise ConfigError(f"config {key!r}: expected a string, got {raw.get(key)!r}.")
+    if raw.get("path") and raw.get("table"):
+        raise ConfigError(
+            "config: give either 'path' (a Delta table location) or 'table' (a catalog "
+            "table name) as the flush target, not both."
+        )
+    spool_raw = {
+        k: raw[k]
+        for k in raw
+        if k
+        in (
+            "rotation",
+            "retention",
+            "compression",
+            "enqueue",
+            "queue_size",
+            "queue_full",
+            "catch",
+            "filter",
+            "file_mode",
+        )
+    }
+    spool = parse_handler_options(spool_raw, default_level=level)
+    stream_raw = {
+        k: raw[k]
+        for k in raw
+        if k in ("json", "serialize", "format", "formatter", "filter", "catch")
+    }
+    stream = parse_handler_options(stream_raw, default_level=level)
+    return LoggerConfig(
+        log_dir=prepare_log_dir(raw.get("log_dir") or default_log_dir(runtime)),
+        level=level,
+        stdout=parse_bool(raw, "stdout", True),
+        handler=spool,
+        stdout_handler=stream,
+        redact=compile_redactor(raw.get("redact", False)),
+        path=os.fspath(raw["path"]) if raw.get("path") else None,
+        table=raw.get("table"),
+        clock=clock,
+        run_id=run_id,
+        executor_stderr=parse_bool(raw, "executor_stderr", False),
+    )

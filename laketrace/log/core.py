@@ -1,0 +1,365 @@
+"""The per-logger core: handlers, identity and the one path from a log call to its handlers.
+
+`Core.emit` is the hot path. When only the spool listens (directly or through
+``enqueue=True``) and there is no exception or Spark job context, the call-time values
+are encoded straight into a spool line (or queued as a `RawCall`); otherwise a `Record` is
+built and each handler at or below the record's level gets it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .. import runtime as _runtime
+from ..errors import ConfigError
+from ..record.encoder import RawCall, encode_call, merge_context, static_fragment
+from ..record.encoding import context_value
+from ..record.levels import LEVELS, Level
+from ..record.message import format_message
+from ..record.record import JobContext, Record, exc_info_from
+from ..sinks.enqueue import QueuedHandler
+from ..sinks.files import SpoolHandler, TextFileHandler
+from ..sinks.handlers import CallableHandler, Handler, StreamHandler
+from ..sinks.options import HANDLER_KEYS, check_keys, parse_handler_options
+from ..spool.ids import record_ids as _ids
+from . import registry
+from .config import LoggerConfig
+from .context import _job, _job_fields, fields_var
+
+_getframe = sys._getframe
+_sys_modules = sys.modules
+_current_thread = threading.current_thread
+#: the level of a logger without handlers: above every real level, so calls are no-ops
+NO_HANDLERS = 1_000
+
+
+def _thread_name() -> str:
+    return _current_thread().name
+
+
+if isinstance(getattr(threading.main_thread(), "_name", None), str):
+    # Thread.name is a Python property; its backing attribute is ~3x cheaper to read
+    def _thread_name() -> str:
+        return _current_thread()._name  # type: ignore[attr-defined]
+
+
+class Core:
+    """Handlers, config and identity shared by a logger and all its bound views."""
+
+    def __init__(self, name: str, config: LoggerConfig, cfg_key: Any, cls: type) -> None:
+        self.name = name
+        self.config = config
+        self.cfg_key = cfg_key
+        self.cls = cls
+        self.lock = threading.RLock()
+        self.clock = config.clock
+        self.redact = config.redact
+        self.runtime = _runtime.detect_runtime()
+        self.run_id = config.run_id or _runtime.run_id()
+        self.hostname = _runtime.hostname()
+        self._sc: Any = None
+        app = _runtime.spark_app()
+        self.app_id, self.app_name = app.app_id, app.app_name
+        self._frag = self._default_fragment()
+        self._hid = itertools.count(1)
+        self.own: dict[int, Handler] = {}
+        self.handlers: tuple[Handler, ...] = ()
+        self.min_no = NO_HANDLERS
+        self.spool: SpoolHandler | None = None
+        self.root: Any = None  # the LakeTraceLogger without bound fields
+        self.fast: Any = None
+        self.fast_queue: QueuedHandler | None = None
+
+    def next_id(self) -> int:
+        return next(self._hid)
+
+    def refresh(self, captures: tuple[Handler, ...]) -> None:
+        """Recompute the handler tuple and the fast paths after any change of handlers."""
+        with self.lock:
+            handlers = tuple(self.own.values()) + captures
+            self.handlers = handlers
+            self.min_no = min((h.levelno for h in handlers), default=NO_HANDLERS)
+            self.cls._set_levels(self.min_no)  # type: ignore[attr-defined]
+            spool = self.spool
+            plain = (
+                spool is not None
+                and len(handlers) == 1
+                and spool.opts.filter is None
+                and not spool.file._rot_callables
+                and self.redact is None
+            )
+            only = handlers[0] if len(handlers) == 1 else None
+            self.fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
+            inner = getattr(only, "inner", None)
+            self.fast_queue = only if plain and inner is spool else None  # type: ignore[assignment]
+
+    def _spark_refresh(self) -> None:
+        sc = _runtime.active_spark_context()
+        if sc is not self._sc:
+            self._sc = sc
+            app = _runtime.spark_app(sc)
+            self.app_id, self.app_name = app.app_id, app.app_name
+            self._frag = self._default_fragment()
+
+    def _default_fragment(self) -> bytes:
+        """The pre-encoded static tail of this logger's driver records."""
+        probe = Record.__new__(Record)
+        probe.logger_name, probe.source, probe.run_id = self.name, "driver", self.run_id
+        probe.hostname, probe.pid, probe.runtime = self.hostname, _ids.pid, self.runtime
+        probe.app_id, probe.app_name, probe.job = self.app_id, self.app_name, None
+        probe.exception = None
+        return static_fragment(probe)
+
+    def emit(
+        self,
+        level: Level,
+        msg: Any,
+        args: tuple,
+        fields: dict[str, Any],
+        view: Any,
+        depth: int,
+        exc: Any = None,
+    ) -> None:
+        """One log call; ``depth`` is the number of frames between the caller and here."""
+        if fields and "exc_info" in fields:
+            exc = fields.pop("exc_info")
+        if type(msg) is not str or args or (fields and "{" in msg):
+            msg = format_message(msg, args, fields)
+        ctx = fields_var.get()
+        f = _getframe(depth)
+        ts = self.clock()
+        mod = _sys_modules.get("pyspark.context")
+        if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
+            self._spark_refresh()
+        job = _job[0]
+        if exc is None and job is None and (self.fast is not None or self.fast_queue is not None):
+            # the common cases: only the spool listens, directly or via enqueue=True
+            if ctx:
+                fields = {**ctx, **fields}
+            code = f.f_code
+            rid = f"{_ids.prefix}{next(_ids.counter):x}"
+            module = f.f_globals.get("__name__")
+            if self.fast is not None:
+                line = encode_call(
+                    ts,
+                    level,
+                    level.no,
+                    msg,
+                    merge_context(view._bctx, fields),
+                    rid,
+                    _thread_name(),
+                    module,
+                    code.co_name,
+                    f.f_lineno,
+                    self._frag,
+                )
+                self.fast.write(line, ts)
+            else:
+                raw = RawCall(
+                    level, level.no, msg, view._bctx, fields, rid, ts, module, code.co_name,
+                    f.f_lineno, _thread_name(), self._frag,
+                )  # fmt: skip
+                self.fast_queue.put_raw(raw)  # type: ignore[union-attr]
+            return
+        rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
+        no = level.no
+        for h in self.handlers:
+            if no >= h.levelno:
+                h.handle(rec)
+
+    def _record(
+        self,
+        level: Level,
+        msg: str,
+        ctx: Any,
+        fields: dict[str, Any],
+        bound: dict[str, Any],
+        ts: float,
+        f: Any,
+        job: JobContext | None,
+        exc: Any,
+    ) -> Record:
+        """The `Record` of a log call (the general path)."""
+        if ctx or fields:
+            extra = {**bound, **ctx, **fields} if bound else {**ctx, **fields}
+        else:
+            extra = bound.copy() if bound else {}
+        if job is not None and _job_fields[0]:
+            extra = {**_job_fields[0], **extra}
+        if self.redact is not None:
+            msg, extra = apply_redaction(self.redact, msg, extra)
+        code = f.f_code
+        thread = _current_thread()
+        rec = Record.__new__(Record)
+        rec.ts, rec.level, rec.level_no, rec.message = ts, level, level.no, msg
+        rec.logger_name, rec.extra = self.name, extra
+        rec.exception = exc_info_from(exc) if exc is not None else None
+        rec.thread_id, rec.thread_name = thread.ident, thread.name  # type: ignore[assignment]
+        rec.pid, rec.hostname = _ids.pid, self.hostname
+        rec.module, rec.function = f.f_globals.get("__name__"), code.co_name
+        rec.line, rec.file = f.f_lineno, code.co_filename
+        rec.source, rec.record_id = "driver", f"{_ids.prefix}{next(_ids.counter):x}"
+        rec.run_id, rec.runtime = self.run_id, self.runtime
+        rec.app_id, rec.app_name, rec.job = self.app_id, self.app_name, job
+        rec._line = None
+        rec._frag = self._frag if job is None else None
+        return rec
+
+    def dispatch(self, rec: Record) -> None:
+        """Send an externally built record (stdlib bridge, executors, listener) to handlers."""
+        no = rec.level_no
+        if no < self.min_no:
+            return
+        if self.redact is not None:
+            rec.message, rec.extra = apply_redaction(self.redact, rec.message, rec.extra)
+        for h in self.handlers:
+            if no >= h.levelno:
+                h.handle(rec)
+
+    def make_record(
+        self,
+        level: Level,
+        msg: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        exc: Any = None,
+        ts: float | None = None,
+        logger_name: str | None = None,
+        source: str = "driver",
+        module: str | None = None,
+        function: str | None = None,
+        line: int | None = None,
+        file: str | None = None,
+        thread_id: int | None = None,
+        thread_name: str | None = None,
+        pid: int | None = None,
+        hostname: str | None = None,
+        record_id: str | None = None,
+        job: JobContext | None = None,
+        inherit_context: bool = True,
+    ) -> Record:
+        """Build a record with explicit fields (records that are not log calls)."""
+        self._spark_refresh()
+        thread = _current_thread()
+        rec = Record.__new__(Record)
+        rec.ts = self.clock() if ts is None else ts
+        rec.level, rec.level_no, rec.message = level, level.no, msg
+        rec.logger_name = logger_name or self.name
+        ctx = fields_var.get() if inherit_context else None
+        rec.extra = {**ctx, **(extra or {})} if ctx else dict(extra or {})
+        rec.exception = exc_info_from(exc) if exc is not None else None
+        rec.thread_id = thread.ident if thread_id is None else thread_id  # type: ignore[assignment]
+        rec.thread_name = thread.name if thread_name is None else thread_name
+        rec.pid = _ids.pid if pid is None else pid
+        rec.hostname = hostname or self.hostname
+        rec.module, rec.function, rec.line, rec.file = module, function, line, file
+        rec.source = source
+        rec.record_id = record_id or _ids.next()
+        rec.run_id, rec.runtime = self.run_id, self.runtime
+        rec.app_id, rec.app_name = self.app_id, self.app_name
+        rec.job = job if job is not None else _job[0]
+        rec._line = None
+        rec._frag = None
+        return rec
+
+    def add_handler(self, spec: Mapping[str, Any]) -> int:
+        """Add the sink described by ``spec``; the same spec twice returns the first id."""
+        check_keys(spec, HANDLER_KEYS, "add_handler")
+        if "sink" not in spec:
+            raise ConfigError(
+                "add_handler: 'sink' is required: 'stdout', 'stderr', a file path or a "
+                "callable, e.g. log.add_handler({'sink': 'stderr', 'level': 'WARNING'})."
+            )
+        sink = spec["sink"]
+        key = registry.freeze(spec)
+        with self.lock:
+            for hid, h in self.own.items():
+                if getattr(h, "_spec_key", None) == key:
+                    return hid
+            opts = parse_handler_options(spec, default_level=self.config.level)
+            hid = self.next_id()
+            handler: Handler
+            if sink in ("stdout", "stderr"):
+                handler = StreamHandler(hid, opts, sink)
+            elif isinstance(sink, (str, os.PathLike)):
+                handler = TextFileHandler(hid, opts, os.fspath(sink))
+            elif callable(sink):
+                handler = CallableHandler(hid, opts, sink)
+            else:
+                raise ConfigError(
+                    f"add_handler 'sink': expected 'stdout', 'stderr', a file path or a "
+                    f"callable, got {sink!r}."
+                )
+            handler = self.attach(hid, self.wrap(handler))
+            handler._spec_key = key  # type: ignore[attr-defined]
+            return hid
+
+    def attach(self, hid: int, handler: Handler) -> Handler:
+        """Install ``handler`` under ``hid`` and recompute the fast paths."""
+        with self.lock:
+            self.own[hid] = registry.track(handler)
+            self.refresh(registry.captures())
+        return handler
+
+    def remove_handler(self, hid: int) -> Handler:
+        """Detach the handler with id ``hid`` (not closed yet); ValueError if there is none."""
+        with self.lock:
+            handler = self.own.pop(hid, None)
+            if handler is None:
+                raise ValueError(
+                    f"no handler with id {hid!r} on logger {self.name!r}; existing ids: "
+                    f"{sorted(self.own)}."
+                )
+            if handler is self.spool or getattr(handler, "inner", None) is self.spool:
+                self.spool = None
+            self.refresh(registry.captures())
+        return handler
+
+    def wrap(self, handler: Handler) -> Handler:
+        """Put ``handler`` behind a writer thread when its options say ``enqueue=True``."""
+        if not handler.opts.enqueue:
+            return handler
+        return QueuedHandler(handler, self._drop_notice)
+
+    def _drop_notice(self, dropped: int) -> Record:
+        return self.make_record(
+            LEVELS["WARNING"],
+            f"LakeTrace dropped {dropped} record(s): the enqueue queue was full "
+            "(queue_full='drop'). Raise queue_size or use queue_full='block' to keep them.",
+            extra={"dropped": dropped},
+            module="laketrace.sinks.enqueue",
+            function="QueuedHandler.handle",
+        )
+
+    def close(self) -> None:
+        with self.lock:
+            for h in list(self.own.values()):
+                try:
+                    h.flush()
+                    h.close()
+                except Exception as exc:  # closing must never raise into the app at exit
+                    sys.stderr.write(f"LakeTrace: closing handler {h.id} failed: {exc!r}\n")
+
+    def after_fork_child(self) -> None:
+        self.lock = threading.RLock()
+        self._frag = self._default_fragment()
+
+
+def apply_redaction(
+    redact: Callable[[str], str], msg: str, extra: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Mask secrets in the message and in field values (as their context text)."""
+    msg = redact(msg)
+    if extra:
+        out = {}
+        for k, v in extra.items():
+            text = v if type(v) is str else context_value(v)
+            masked = redact(text)
+            out[k] = masked if (masked != text or type(v) is str) else v
+        extra = out
+    return msg, extra

@@ -1,0 +1,307 @@
+"""`get_logger` and `LakeTraceLogger`: the API a user calls (levels, bind, contextualize,
+handlers, flush, tail, executors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Literal
+
+from .. import runtime as _runtime
+from ..errors import ConfigError
+from ..executor.task_logger import TaskLogger, task_logger
+from ..record.encoding import context_value
+from ..record.levels import LEVELS, Level, parse_level
+from ..sinks.files import SpoolHandler
+from ..sinks.handlers import StreamHandler
+from . import registry
+from .config import LoggerConfig, parse_logger_config
+from .context import contextualize as _contextualize
+from .core import Core
+
+ExecutorMode = Literal["accumulator", "noop"]
+
+
+def _noop(self: Any, msg: Any = None, *args: Any, **fields: Any) -> None:
+    return None
+
+
+def _make_level_method(level: Level) -> Callable[..., None]:
+    def method(self: LakeTraceLogger, msg: Any, *args: Any, **fields: Any) -> None:
+        self._core.emit(level, msg, args, fields, self, 2)
+
+    method.__name__ = method.__qualname__ = level.lower()
+    method.__doc__ = (
+        f"Log ``msg`` at {level} (``str.format`` args; keyword args become fields).\n\n"
+        f"    >>> log.{level.lower()}('loaded {{}} rows', 3, table='sales')  # doctest: +SKIP\n"
+    )
+    return method
+
+
+_LEVEL_METHODS = {lvl: _make_level_method(lvl) for lvl in LEVELS.values()}
+_ERROR = LEVELS["ERROR"]
+
+
+def _exception_method(self: LakeTraceLogger, msg: Any, *args: Any, **fields: Any) -> None:
+    exc = fields.pop("exc_info", True)
+    self._core.emit(_ERROR, msg, args, fields, self, 2, exc)
+
+
+class LakeTraceLogger:
+    """A structured logger writing lake records to a local spool (and other handlers).
+
+    Get one with `laketrace.get_logger`; methods ``trace``..``critical`` log at their
+    level, keyword arguments become fields, ``bind`` adds fields for a derived logger.
+
+    >>> from laketrace import get_logger
+    >>> log = get_logger("doc", {"log_dir": "/tmp/lt-doc", "stdout": False})
+    >>> log.bind(step="load").info("loaded {} rows", 3, table="sales")
+    """
+
+    __slots__ = ("__weakref__", "_bctx", "_bound", "_core")
+
+    trace: Callable[..., None]
+    debug: Callable[..., None]
+    info: Callable[..., None]
+    success: Callable[..., None]
+    warning: Callable[..., None]
+    error: Callable[..., None]
+    critical: Callable[..., None]
+    exception: Callable[..., None]
+
+    def __init__(self, core: Core, bound: dict[str, Any] | None = None) -> None:
+        self._core = core
+        self._bound = bound or {}
+        # the bound fields pre-encoded for the `context` column, once per bind()
+        self._bctx = {str(k): context_value(v) for k, v in self._bound.items()}
+
+    @classmethod
+    def _set_levels(cls, min_no: int) -> None:
+        """Make calls below ``min_no`` no-ops on this logger's class (one per logger)."""
+        for level, method in _LEVEL_METHODS.items():
+            setattr(cls, method.__name__, method if level.no >= min_no else _noop)
+        cls.exception = _exception_method if _ERROR.no >= min_no else _noop  # type: ignore[assignment]
+
+    @property
+    def name(self) -> str:
+        """The logger name (the ``logger`` column)."""
+        return self._core.name
+
+    @property
+    def log_dir(self) -> str:
+        """The spool directory."""
+        return self._core.config.log_dir
+
+    @property
+    def config(self) -> LoggerConfig:
+        """The validated configuration (read-only), e.g. ``log.config.path``."""
+        return self._core.config
+
+    @property
+    def run_id(self) -> str:
+        return self._core.run_id
+
+    @property
+    def level(self) -> Level:
+        """The lowest level any handler accepts (calls below it cost almost nothing)."""
+        return parse_level(min(self._core.min_no, 50))
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """A copy of the bound fields."""
+        return dict(self._bound)
+
+    def bind(self, **fields: Any) -> LakeTraceLogger:
+        """A logger that adds ``fields`` to every record; it shares this logger's handlers.
+
+        >>> req_log = log.bind(request_id="r1")  # doctest: +SKIP
+        """
+        return self._core.cls(self._core, {**self._bound, **fields})
+
+    @staticmethod
+    def contextualize(**fields: Any) -> AbstractContextManager[None]:
+        """Add ``fields`` to every record logged inside the ``with`` block (contextvars).
+
+        Scoped to the current thread / asyncio task. A thread started inside the block
+        sees the fields only if it runs in a copy of the context:
+        ``threading.Thread(target=contextvars.copy_context().run, args=(fn,))``.
+        """
+        return _contextualize(**fields)
+
+    def log(self, level: str | int, msg: Any, *args: Any, **fields: Any) -> None:
+        """Log at a level given by name or number."""
+        lvl = parse_level(level)
+        if lvl.no >= self._core.min_no:
+            self._core.emit(lvl, msg, args, fields, self, 2)
+
+    def add_handler(self, spec: Mapping[str, Any]) -> int:
+        """Add a sink; returns its int id (stable until removed).
+
+        ``spec["sink"]`` is ``"stdout"``, ``"stderr"``, a file path or a callable; the other
+        keys are the per-handler options (level, filter, formatter, format, json,
+        serialize, catch, rotation, retention, compression, enqueue, file_mode). Adding
+        the same spec twice (e.g. a re-run notebook cell) returns the existing id.
+        """
+        return self._core.add_handler(spec)
+
+    def remove_handler(self, handler_id: int) -> None:
+        """Remove (and close) the handler with id ``handler_id``."""
+        handler = self._core.remove_handler(handler_id)
+        handler.flush()
+        handler.close()
+
+    def remove_all_handlers(self) -> None:
+        """Remove every handler, including the spool (calls become no-ops)."""
+        for hid in list(self._core.own):
+            self.remove_handler(hid)
+
+    def handlers(self) -> dict[int, str]:
+        """``{id: description}`` of the handlers."""
+        return {hid: h.describe() for hid, h in self._core.own.items()}
+
+    def flush(self) -> None:
+        """Push buffered records to disk (not to Delta: see `flush_to_delta`)."""
+        for h in self._core.handlers:
+            h.flush()
+
+    def close(self) -> None:
+        """Drain queues, seal the active spool file and release files.
+
+        The logger stays usable: a later record opens a new spool file.
+        """
+        self._core.close()
+
+    def flush_to_delta(self, spark: Any = None, **options: Any) -> Any:
+        """Seal the active spool file and ship the spool to this logger's Delta target.
+
+        Uses the configured ``path``/``table`` unless given here; other keyword options
+        are those of `laketrace.flush_to_delta`.
+
+        >>> log.flush_to_delta()  # doctest: +SKIP
+        """
+        from ..flush.run import flush_to_delta
+
+        self.close()
+        cfg = self._core.config
+        if "path" not in options and "table" not in options:
+            options["path"], options["table"] = cfg.path, cfg.table
+        options.setdefault("log_dir", cfg.log_dir)
+        return flush_to_delta(spark, **options)
+
+    def for_executors(
+        self,
+        mode: ExecutorMode = "accumulator",
+        *,
+        level: str | int = "INFO",
+        max_records_per_task: int = 1000,
+        max_bytes_per_task: int | str = 256 * 1024,
+        spark: Any = None,
+    ) -> Any:
+        """A picklable proxy for code that runs on executors (UDFs, ``mapPartitions``...).
+
+        In ``"accumulator"`` mode the records of each successful task travel with the
+        task result and land in this logger's spool as the task completes, with
+        ``source="executor"``, stage, partition, attempt, host and call site. Records of
+        failed task attempts are not delivered (see ``executor_stderr``). ``"noop"``
+        drops executor records. On Spark Connect or where accumulators are unavailable
+        it falls back to ``"noop"`` with one WARNING.
+
+        >>> proxy = log.for_executors(level="INFO")  # doctest: +SKIP
+        >>> udf(lambda x: (proxy.info("saw {}", x), x)[1])  # doctest: +SKIP
+        """
+        from ..executor.proxy import make_proxy
+
+        return make_proxy(
+            self,
+            mode=mode,
+            level=level,
+            max_records_per_task=max_records_per_task,
+            max_bytes_per_task=max_bytes_per_task,
+            spark=spark,
+        )
+
+    def __reduce__(self) -> tuple:
+        # A driver logger captured in a UDF closure pickles by reference: tasks get a
+        # no-op (or stderr) task logger instead of "cannot pickle '_thread.lock'".
+        core = self._core
+        return (
+            _unpickle_logger,
+            (core.name, core.min_no, core.config.executor_stderr, dict(self._bound)),
+        )
+
+    def tail(self, n: int = 50, *, file: Any = None) -> list[dict[str, Any]]:
+        """Print the last ``n`` records of this logger's spool, human-formatted; returns them."""
+        from ..read.tail import tail_records
+
+        return tail_records(self.log_dir, n, logger=self.name, file=file)
+
+    def __repr__(self) -> str:
+        return (
+            f"<LakeTraceLogger {self.name!r} level={self.level} log_dir={self.log_dir!r} "
+            f"handlers={len(self._core.own)}>"
+        )
+
+
+def _unpickle_logger(name: str, level_no: int, to_stderr: bool, bound: dict) -> Any:
+    """Rebuild a pickled driver logger: the live one on the driver, a task logger in tasks."""
+    core = None if _runtime.in_spark_task() else registry.find_core(name)
+    if core is None:
+        return TaskLogger(name, level_no, to_stderr, bound)
+    return core.cls(core, bound) if bound else core.root
+
+
+def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None) -> LakeTraceLogger:
+    """Return the logger for ``name`` and ``config``, creating it on first use.
+
+    The same name and config return the same logger object, so re-running a notebook
+    cell does not add handlers or duplicate output. A new config for an existing name
+    replaces the old logger (its spool file is sealed). Inside a Spark task this returns
+    a no-op proxy that never creates files.
+
+    >>> log = get_logger("etl", {"log_dir": "/tmp/lt-doc", "stdout": False})
+    >>> get_logger("etl", {"log_dir": "/tmp/lt-doc", "stdout": False}) is log
+    True
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"get_logger: name must be a non-empty string, got {name!r}.")
+    if _runtime.in_spark_task():
+        return task_logger(name, config)  # type: ignore[return-value]
+    if config is not None and not isinstance(config, Mapping):
+        raise ConfigError(
+            f"get_logger config must be a dict of options, got {type(config).__name__}: {config!r}."
+        )
+    key = registry.freeze(dict(config or {}))
+    with registry.lock():
+        old = registry.find_core(name)
+        if old is not None and old.cfg_key == key and old.root is not None:
+            return old.root  # type: ignore[no-any-return]
+        new = _new_core(name, parse_logger_config(config, _runtime.detect_runtime()), key)
+        if old is not None:
+            old.close()
+        registry.put_core(new)
+        return new.root  # type: ignore[no-any-return]
+
+
+def _new_core(name: str, cfg: LoggerConfig, key: Any) -> Core:
+    """A core with its spool (and stdout) handler and its own logger class."""
+    cls = type("LakeTraceLogger", (LakeTraceLogger,), {"__slots__": ()})
+    core = Core(name, cfg, key, cls)
+    hid = core.next_id()
+    core.spool = SpoolHandler(
+        hid,
+        cfg.handler,
+        cfg.log_dir,
+        name,
+        core.run_id,
+        has_target=bool(cfg.path or cfg.table),
+        clock=cfg.clock,
+    )
+    core.attach(hid, core.wrap(core.spool))
+    if cfg.stdout:
+        hid = core.next_id()
+        core.attach(hid, StreamHandler(hid, cfg.stdout_handler, "stdout"))
+    core.root = cls(core)
+    return core
+
+
+__all__ = ["ExecutorMode", "LakeTraceLogger", "get_logger"]

@@ -1,0 +1,187 @@
+"""SQL over the log table, with or without Spark, and the ``_errors`` / ``_runs`` views.
+
+Without Spark the table is read with delta-rs as an Arrow dataset and queried with DuckDB
+(no extension downloads); with Spark, ``spark.sql`` runs over the Delta table. Either way
+the table is visible as ``logs``, with ``logs_errors`` and ``logs_runs`` beside it (and
+``logs_quarantine`` when it exists).
+
+>>> import laketrace
+>>> laketrace.query("SELECT level, count(*) FROM logs GROUP BY level",
+...                 path="./lakehouse/laketrace_logs")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .. import runtime as _runtime
+from ..errors import ConfigError
+from ..targets import Target, resolve_target
+
+_LEVEL_COUNTS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+def errors_sql(source: str) -> str:
+    """SQL of the errors view: ERROR and above, exception fields flattened."""
+    return (
+        "SELECT ts, date, level, logger, msg, exception['class'] AS exception_class, "
+        "exception['msg'] AS exception_msg, "
+        # listener failure records carry Spark's reason (with the Python traceback) in context
+        "coalesce(traceback, context['reason']) AS traceback, source, run_id, app_id, app_name, "
+        "job_id, job_group, stage_id, partition_id, task_attempt, notebook, host, module, "
+        f"function, line, context, record_id FROM {source} WHERE level_no >= 40"
+    )
+
+
+def runs_sql(source: str, *, dialect: str) -> str:
+    """SQL of the runs view: one row per run_id with time span and counts per level."""
+    if dialect == "spark":
+        duration = "CAST(unix_micros(max(ts)) - unix_micros(min(ts)) AS DOUBLE) / 1e6"
+    else:
+        duration = "CAST(epoch_us(max(ts)) - epoch_us(min(ts)) AS DOUBLE) / 1e6"
+    counts = ", ".join(f"count_if(level = '{lvl}') AS {lvl.lower()}_count" for lvl in _LEVEL_COUNTS)
+    return (
+        "SELECT run_id, max(app_id) AS app_id, max(app_name) AS app_name, "
+        "max(runtime) AS runtime, min(ts) AS start_ts, max(ts) AS end_ts, "
+        f"{duration} AS duration_s, count(*) AS records, {counts}, "
+        "min_by(msg, ts) FILTER (WHERE level_no >= 40) AS first_error "
+        f"FROM {source} GROUP BY run_id"
+    )
+
+
+def create_views(spark: Any, table: str) -> dict[str, str]:
+    """Create ``<table>_errors`` and ``<table>_runs`` views for a catalog table or a path.
+
+    For a catalog table the views are created next to it (``CREATE OR REPLACE VIEW``);
+    for a path (``./lakehouse/laketrace_logs``, ``abfss://...``) they are temporary views
+    named after the last path component. Returns ``{"errors": name, "runs": name}``.
+
+    >>> laketrace.create_views(spark, "main.ops.app_logs")  # doctest: +SKIP
+    {'errors': 'main.ops.app_logs_errors', 'runs': 'main.ops.app_logs_runs'}
+    """
+    is_path = "/" in table or table.startswith(("abfss:", "dbfs:", "s3:", "file:"))
+    if is_path:
+        location = os.path.abspath(table) if "://" not in table and ":" not in table else table
+        source = f"delta.`{location}`"
+        base = os.path.basename(location.rstrip("/")) or "laketrace_logs"
+        kind = "TEMP VIEW"
+    else:
+        source = table
+        base = table
+        kind = "VIEW"
+    names = {"errors": f"{base}_errors", "runs": f"{base}_runs"}
+    spark.sql(f"CREATE OR REPLACE {kind} {names['errors']} AS {errors_sql(source)}")
+    spark.sql(f"CREATE OR REPLACE {kind} {names['runs']} AS {runs_sql(source, dialect='spark')}")
+    return names
+
+
+def _target(path: Any, table: str | None, spark: Any) -> Target:
+    if table is not None and spark is None:
+        raise ConfigError(
+            f"reading the catalog table {table!r} needs Spark: pass spark=... (--spark on the "
+            "command line), or path= (--path) with the table's Delta location to read it "
+            "with DuckDB."
+        )
+    return resolve_target(
+        path=path, table=table, runtime=_runtime.detect_runtime(), has_spark=spark is not None
+    )
+
+
+def query(
+    sql: str,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    table: str | None = None,
+    spark: Any = None,
+) -> Any:
+    """Run ``sql`` over the log table (visible as ``logs``, ``logs_errors``, ``logs_runs``).
+
+    Returns a Spark DataFrame with ``spark``, else a `pyarrow.Table` (DuckDB over delta-rs).
+    """
+    target = _target(path, table, spark)
+    if spark is not None:
+        src = (
+            spark.table(target.location)
+            if target.kind == "table"
+            else (spark.read.format("delta").load(target.location))
+        )
+        src.createOrReplaceTempView("logs")
+        spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_errors AS {errors_sql('logs')}")
+        spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_runs AS {runs_sql('logs', dialect='spark')}")
+        return spark.sql(sql)
+    con = duckdb_over(target)
+    result = con.sql(sql)
+    if result is None:
+        return None
+    out = result.arrow()
+    return out.read_all() if hasattr(out, "read_all") else out
+
+
+def duckdb_over(target: Target) -> Any:
+    """A DuckDB connection with ``logs`` (and friends) over the Delta table, via delta-rs."""
+    try:
+        import duckdb
+        from deltalake import DeltaTable
+    except ImportError as exc:
+        raise ImportError(
+            "querying without Spark needs DuckDB and delta-rs: "
+            "pip install 'laketrace[delta,query]' (or pass spark=...)"
+        ) from exc
+    uri = target.local_path or target.location
+    if target.kind == "table" or not DeltaTable.is_deltatable(uri):
+        raise ConfigError(
+            f"no Delta table at {target.display}; run a flush first (laketrace flush ...) or "
+            "pass the right --path."
+        )
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    con.register("logs", delta_dataset(uri))
+    con.execute(f"CREATE OR REPLACE VIEW logs_errors AS {errors_sql('logs')}")
+    con.execute(f"CREATE OR REPLACE VIEW logs_runs AS {runs_sql('logs', dialect='duckdb')}")
+    q_uri = uri.rstrip("/") + "_quarantine"
+    if DeltaTable.is_deltatable(q_uri):
+        con.register("logs_quarantine", delta_dataset(q_uri))
+    return con
+
+
+def delta_dataset(uri: str) -> Any:
+    """The Delta table at ``uri`` as a pyarrow dataset (delta-rs picks the live files).
+
+    For a local table the files are read through pyarrow's own LocalFileSystem rather than
+    delta-rs' Python filesystem wrapper: buffers of the wrapper are released by taking the
+    GIL, and a scan's read-ahead thread doing that while the interpreter shuts down aborts
+    the whole process ("terminate called without an active exception", apache/arrow#49942,
+    still in pyarrow 26). Remote tables keep delta-rs' filesystem (it has the credentials).
+    """
+    from deltalake import DeltaTable
+
+    table = DeltaTable(uri)
+    local = uri[len("file://") :] if uri.startswith("file://") else uri
+    if "://" in local:
+        return table.to_pyarrow_dataset()
+    import pyarrow.fs as pa_fs
+
+    root = pa_fs.SubTreeFileSystem(os.path.abspath(local), pa_fs.LocalFileSystem())
+    return table.to_pyarrow_dataset(filesystem=root)
+
+
+def format_table(table: Any, *, max_rows: int = 50, max_width: int = 60) -> str:
+    """Render a pyarrow Table as a plain text grid (used by ``laketrace sql``)."""
+    rows = table.slice(0, max_rows).to_pylist()
+    names = table.column_names
+    cells = [[_cell(r[n], max_width) for n in names] for r in rows]
+    widths = [max([len(n)] + [len(c[i]) for c in cells]) for i, n in enumerate(names)]
+    line = "+".join("-" * (w + 2) for w in widths)
+    out = [" | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)), line]
+    out += [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    if table.num_rows > max_rows:
+        out.append(f"... {table.num_rows - max_rows} more row(s)")
+    out.append(f"({table.num_rows} row(s))")
+    return "\n".join(out)
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "NULL" if value is None else str(value).replace("\n", "\\n")
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,9 @@
+"""The record: levels, the `Record` object, the message rule, JSON encoding, the one lake-line
+encoder and the text formats (human lines, JSON for streams, user templates)."""
+
+from __future__ import annotations
+
+from .levels import LEVELS, Level, parse_level
+from .record import NO_JOB, ExceptionInfo, JobContext, Record
+
+__all__ = ["LEVELS", "NO_JOB", "ExceptionInfo", "JobContext", "Level", "Record", "parse_level"]

@@ -1,0 +1,232 @@
+"""The one lake-line encoder: a record becomes one JSON object of the lake schema plus ``\\n``.
+
+A line is the per-call fields (`CALL_FIELDS`, encoded for each record) followed by the
+static tail (`STATIC_FIELDS`: logger, run, host, process and Spark context), which is
+encoded once per logger and context and appended as bytes. The two lists together are
+exactly the spool columns of `laketrace.schema` (checked at import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from ..schema import SPOOL_COLUMNS
+from . import encoding
+from .record import NO_JOB, Record, exception_struct, format_traceback, iso_utc
+
+CALL_FIELDS = (
+    "ts",
+    "level",
+    "level_no",
+    "msg",
+    "context",
+    "record_id",
+    "thread_name",
+    "module",
+    "function",
+    "line",
+)
+STATIC_FIELDS = (
+    "logger",
+    "exception",
+    "traceback",
+    "source",
+    "run_id",
+    "host",
+    "pid",
+    "runtime",
+    "app_id",
+    "app_name",
+    "job_id",
+    "stage_id",
+    "partition_id",
+    "task_attempt",
+    "job_group",
+    "notebook",
+)
+if sorted(CALL_FIELDS + STATIC_FIELDS) != sorted(SPOOL_COLUMNS):  # pragma: no cover
+    raise RuntimeError("laketrace.record.encoder fields differ from laketrace.schema columns")
+
+_ctxval = encoding.context_value
+
+
+def context_map(extra: Mapping[Any, Any]) -> dict[str, str]:
+    """``extra`` as the lake ``context`` map: keys as strings, non-string values as JSON."""
+    out: dict[str, str] = {}
+    for k, v in extra.items():
+        out[k if type(k) is str else str(k)] = v if type(v) is str else _ctxval(v)
+    return out
+
+
+def _static(rec: Record) -> dict[str, Any]:
+    job = rec.job or NO_JOB
+    exc = rec.exception
+    return {
+        "logger": rec.logger_name,
+        "exception": exception_struct(exc) if exc is not None else None,
+        "traceback": format_traceback(exc) if exc is not None else None,
+        "source": rec.source,
+        "run_id": rec.run_id,
+        "host": rec.hostname,
+        "pid": rec.pid,
+        "runtime": rec.runtime,
+        "app_id": rec.app_id,
+        "app_name": rec.app_name,
+        "job_id": job.job_id,
+        "stage_id": job.stage_id,
+        "partition_id": job.partition_id,
+        "task_attempt": job.task_attempt,
+        "job_group": job.job_group,
+        "notebook": job.notebook,
+    }
+
+
+_frag_cache: dict[tuple, bytes] = {}
+
+
+def static_fragment(rec: Record) -> bytes:
+    """The encoded tail of a line without exception: the fields that rarely change."""
+    key = (
+        rec.logger_name,
+        rec.source,
+        rec.run_id,
+        rec.hostname,
+        rec.pid,
+        rec.runtime,
+        rec.app_id,
+        rec.app_name,
+        rec.job,
+    )
+    frag = _frag_cache.get(key)
+    if frag is None:
+        saved, rec.exception = rec.exception, None
+        try:
+            body = encoding.dumps(_static(rec))
+        finally:
+            rec.exception = saved
+        frag = b"," + body[1:] + b"\n"
+        if len(_frag_cache) > 4096:
+            _frag_cache.clear()
+        _frag_cache[key] = frag
+    return frag
+
+
+def encode_call(
+    ts: float,
+    level: str,
+    level_no: int,
+    msg: str,
+    context: Mapping[str, str],
+    record_id: str,
+    thread_name: str,
+    module: str | None,
+    function: str | None,
+    line: int | None,
+    frag: bytes,
+) -> bytes:
+    """A complete spool line from the per-call fields and a `static_fragment`."""
+    d = {
+        "ts": iso_utc(ts),
+        "level": level,
+        "level_no": level_no,
+        "msg": msg,
+        "context": context,
+        "record_id": record_id,
+        "thread_name": thread_name,
+        "module": module,
+        "function": function,
+        "line": line,
+    }
+    try:
+        data = encoding.fast_dumps(d)  # looked up per call: set_backend() swaps it
+    except Exception:
+        data = encoding.dumps(d)
+    return data[:-1] + frag
+
+
+class RawCall(NamedTuple):
+    """Call-time values of a plain driver record, encoded on the ``enqueue=True`` writer thread."""
+
+    level: str
+    level_no: int
+    msg: str
+    bound: Mapping[str, str]  # the logger's bound fields, already context-encoded
+    fields: Mapping[str, Any]  # contextualized and call fields, as passed
+    record_id: str
+    ts: float
+    module: str | None
+    function: str | None
+    line: int | None
+    thread_name: str
+    frag: bytes
+
+    def encode(self) -> bytes:
+        return encode_call(
+            self.ts,
+            self.level,
+            self.level_no,
+            self.msg,
+            merge_context(self.bound, self.fields),
+            self.record_id,
+            self.thread_name,
+            self.module,
+            self.function,
+            self.line,
+            self.frag,
+        )
+
+
+def merge_context(bound: Mapping[str, str], fields: Mapping[str, Any]) -> Mapping[str, str]:
+    """Pre-encoded bound fields plus call fields, as the ``context`` column."""
+    if not fields:
+        return bound
+    context = dict(bound)
+    for k, v in fields.items():
+        context[k if type(k) is str else str(k)] = v if type(v) is str else _ctxval(v)
+    return context
+
+
+def lake_line(rec: Record) -> bytes:
+    """The spool line (lake record JSON + ``\\n``) for ``rec``; computed once per record."""
+    line = rec._line
+    if line is not None:
+        return line
+    ctx = context_map(rec.extra) if rec.extra else {}
+    if rec.exception is None:
+        frag = rec._frag or static_fragment(rec)
+    else:
+        frag = b"," + encoding.dumps(_static(rec))[1:] + b"\n"
+    line = encode_call(
+        rec.ts,
+        str(rec.level),
+        rec.level_no,
+        rec.message,
+        ctx,
+        rec.record_id,
+        rec.thread_name,
+        rec.module,
+        rec.function,
+        rec.line,
+        frag,
+    )
+    rec._line = line
+    return line
+
+
+def lake_record(rec: Record) -> dict[str, Any]:
+    """The lake record of ``rec`` as a dict (what one spool line decodes to)."""
+    ctx = context_map(rec.extra) if rec.extra else {}
+    call = {
+        "ts": iso_utc(rec.ts),
+        "level": str(rec.level),
+        "level_no": rec.level_no,
+        "msg": rec.message,
+        "context": ctx,
+        "record_id": rec.record_id,
+        "thread_name": rec.thread_name,
+        "module": rec.module,
+        "function": rec.function,
+        "line": rec.line,
+    }
+    return {**call, **_static(rec)}

@@ -1,0 +1,221 @@
+"""The record handed to filters, formatters and sinks, its Spark job context and exception."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+import time
+import traceback as _tb
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from .levels import Level
+
+_UTC = _dt.timezone.utc
+
+
+class JobContext(NamedTuple):
+    """The Spark job, stage and task a record was logged in (``None`` where unknown)."""
+
+    job_id: int | None = None
+    stage_id: int | None = None
+    partition_id: int | None = None
+    task_attempt: int | None = None
+    job_group: str | None = None
+    notebook: str | None = None
+
+
+NO_JOB = JobContext()
+
+
+class ExceptionInfo(NamedTuple):
+    """``(type, value, traceback)`` of the exception attached to a record."""
+
+    type: type[BaseException]
+    value: BaseException
+    traceback: TracebackType | None
+
+
+def exc_info_from(value: object) -> ExceptionInfo | None:
+    """Normalise ``exc_info=`` arguments: True, an exception, or a ``sys.exc_info()`` tuple."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        et, ev, tb = sys.exc_info()
+        return ExceptionInfo(et, ev, tb) if ev is not None else None  # type: ignore[arg-type]
+    if isinstance(value, BaseException):
+        return ExceptionInfo(type(value), value, value.__traceback__)
+    if isinstance(value, tuple) and len(value) == 3 and value[1] is not None:
+        return ExceptionInfo(*value)
+    return None
+
+
+class _IsoClock:
+    """Formats epoch seconds as ISO-8601 UTC with microseconds, caching the whole-second part."""
+
+    __slots__ = ("_prefix", "_sec")
+    _DIGITS = tuple(f"{i:03d}" for i in range(1000))
+
+    def __init__(self) -> None:
+        self._sec = -1
+        self._prefix = ""
+
+    def __call__(self, t: float) -> str:
+        sec = int(t)
+        if sec != self._sec:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+            self._sec = sec
+        us = int((t - sec) * 1_000_000 + 0.5)
+        if us > 999_999:
+            us = 999_999
+        d = self._DIGITS
+        return self._prefix + d[us // 1000] + d[us % 1000] + "Z"
+
+
+iso_utc = _IsoClock()
+
+
+class Record:
+    """One log event as filters, formatters and callable sinks see it.
+
+    ``level`` compares equal to its name (``record.level == "ERROR"``) and has ``.no``;
+    ``name`` is an alias of ``logger_name``; ``timestamp`` is an aware UTC datetime;
+    ``extra`` holds bound, contextualized and call fields with their original values.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_frag",
+        "_line",
+        "app_id",
+        "app_name",
+        "exception",
+        "extra",
+        "file",
+        "function",
+        "hostname",
+        "job",
+        "level",
+        "level_no",
+        "line",
+        "logger_name",
+        "message",
+        "module",
+        "pid",
+        "record_id",
+        "run_id",
+        "runtime",
+        "source",
+        "thread_id",
+        "thread_name",
+        "ts",
+    )
+
+    ts: float
+    level: Level
+    level_no: int
+    message: str
+    logger_name: str
+    extra: dict[str, Any]
+    exception: ExceptionInfo | None
+    thread_id: int
+    thread_name: str
+    pid: int
+    hostname: str
+    module: str | None
+    function: str | None
+    line: int | None
+    file: str | None
+    source: str
+    record_id: str
+    run_id: str
+    runtime: str
+    app_id: str | None
+    app_name: str | None
+    job: JobContext | None
+    _line: bytes | None
+    _frag: bytes | None
+
+    @property
+    def name(self) -> str:
+        """Alias of `logger_name`."""
+        return self.logger_name
+
+    @property
+    def timestamp(self) -> _dt.datetime:
+        """Event time as an aware UTC datetime."""
+        return _dt.datetime.fromtimestamp(self.ts, _UTC)
+
+    @property
+    def time_iso(self) -> str:
+        """Event time as ISO-8601 UTC with microseconds and ``Z``."""
+        return iso_utc(self.ts)
+
+    @property
+    def job_id(self) -> int | None:
+        return self.job.job_id if self.job else None
+
+    @property
+    def stage_id(self) -> int | None:
+        return self.job.stage_id if self.job else None
+
+    @property
+    def partition_id(self) -> int | None:
+        return self.job.partition_id if self.job else None
+
+    @property
+    def task_attempt(self) -> int | None:
+        return self.job.task_attempt if self.job else None
+
+    @property
+    def job_group(self) -> str | None:
+        return self.job.job_group if self.job else None
+
+    @property
+    def notebook(self) -> str | None:
+        return self.job.notebook if self.job else None
+
+    def traceback_text(self) -> str | None:
+        """The formatted Python traceback, or None without an exception."""
+        if self.exception is None:
+            return None
+        return format_traceback(self.exception)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Record {self.level} {self.logger_name!r} {self.message[:60]!r} extra={self.extra!r}>"
+        )
+
+
+def format_traceback(info: ExceptionInfo) -> str:
+    try:
+        return "".join(_tb.format_exception(info.type, info.value, info.traceback)).rstrip("\n")
+    except Exception:  # a broken __str__ on the exception must not break logging
+        return f"{getattr(info.type, '__name__', 'Exception')}: <unprintable exception>"
+
+
+def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
+    """The exception in Spark's structured-log shape: ``{class, msg, stacktrace[...]}``."""
+    etype = info.type
+    try:
+        msg: str | None = str(info.value)
+    except Exception:
+        msg = "<unprintable exception>"
+    module = getattr(etype, "__module__", None)
+    qual = getattr(etype, "__qualname__", getattr(etype, "__name__", "Exception"))
+    cls = qual if module in (None, "builtins") else f"{module}.{qual}"
+    frames = []
+    tb = info.traceback
+    while tb is not None:
+        frame = tb.tb_frame
+        code = frame.f_code
+        frames.append(
+            {
+                "class": frame.f_globals.get("__name__"),
+                "method": code.co_name,
+                "file": code.co_filename,
+                "line": str(tb.tb_lineno),
+            }
+        )
+        tb = tb.tb_next
+    return {"class": cls, "msg": msg, "stacktrace": frames}

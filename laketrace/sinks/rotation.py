@@ -1,0 +1,232 @@
+"""Parse `rotation`, `retention` and `compression` config once into prepared objects.
+
+The per-record check is `Rotation.due(ts, size_after)`: two comparisons unless the
+user supplied a callable. Time-based rotation is computed from the time the file was
+opened (taken from the injected clock), never from file ctime or extended attributes.
+Times of day are UTC, like the records.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._units import parse_duration, parse_size
+from ..errors import ConfigError
+from ..spool.names import COMPRESSIONS
+
+_UTC = _dt.timezone.utc
+
+_WEEKDAYS = {
+    name: i
+    for i, names in enumerate(
+        (
+            ("monday", "mon", "w0"),
+            ("tuesday", "tue", "w1"),
+            ("wednesday", "wed", "w2"),
+            ("thursday", "thu", "w3"),
+            ("friday", "fri", "w4"),
+            ("saturday", "sat", "w5"),
+            ("sunday", "sun", "w6"),
+        )
+    )
+    for name in names
+}
+_HHMM = re.compile(r"^(?:at\s+)?([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
+
+ROTATION_FORMS = (
+    'a size ("500 MB", "10 KB", "1 GiB" or an int of bytes), a time of day '
+    '("00:00", "daily", "hourly", "weekly", "monthly", "monday at 12:00"), an interval '
+    '("1 h", "30 s", "2 days" or a timedelta), a callable (record, file_info) -> bool, '
+    "or a list of these"
+)
+RETENTION_FORMS = (
+    'a count of sealed files to keep (5), an age ("7 days", "12 h" or a timedelta), '
+    "or a callable (list_of_sealed_paths) -> paths_to_delete"
+)
+COMPRESSION_FORMS = '"gz", "bz2", "xz", "zip", None, or a callable (path) -> compressed_path'
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a rotation callable learns about the active file."""
+
+    path: str
+    size: int
+    opened_at: float
+    records: int
+
+
+def _next_time_of_day(hour: int, minute: int, second: int, weekday: int | None):
+    def boundary(opened: float) -> float:
+        d = _dt.datetime.fromtimestamp(opened, _UTC)
+        cand = d.replace(hour=hour, minute=minute, second=second, microsecond=0)
+        if weekday is not None:
+            cand += _dt.timedelta(days=(weekday - cand.weekday()) % 7)
+            if cand.timestamp() <= opened:
+                cand += _dt.timedelta(days=7)
+        elif cand.timestamp() <= opened:
+            cand += _dt.timedelta(days=1)
+        return cand.timestamp()
+
+    return boundary
+
+
+def _next_hour(opened: float) -> float:
+    return (math.floor(opened / 3600) + 1) * 3600.0
+
+
+def _next_month(opened: float) -> float:
+    d = _dt.datetime.fromtimestamp(opened, _UTC)
+    year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
+    return float(calendar.timegm((year, month, 1, 0, 0, 0)))
+
+
+def _interval(seconds: float):
+    def boundary(opened: float) -> float:
+        return opened + seconds
+
+    return boundary
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A prepared rotation policy; `due` is the per-record check."""
+
+    size: int | None = None
+    boundaries: tuple[Callable[[float], float], ...] = ()
+    callables: tuple[Callable[[Any, FileInfo], bool], ...] = ()
+    text: str = ""
+
+    def next_at(self, opened: float) -> float:
+        """Epoch seconds at which a file opened at ``opened`` must rotate (inf for never)."""
+        return min((b(opened) for b in self.boundaries), default=math.inf)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.size or self.boundaries or self.callables)
+
+
+def _bad(key: str, value: object, forms: str) -> ConfigError:
+    return ConfigError(f"config {key!r}: cannot understand {value!r}. Accepted: {forms}.")
+
+
+def _parse_rotation_item(value: object, key: str) -> Rotation:
+    if isinstance(value, bool):
+        raise _bad(key, value, ROTATION_FORMS)
+    if isinstance(value, int):
+        if value <= 0:
+            raise ConfigError(f"config {key!r}: a size must be positive bytes, got {value}.")
+        return Rotation(size=value)
+    if isinstance(value, _dt.timedelta):
+        if value.total_seconds() <= 0:
+            raise ConfigError(f"config {key!r}: an interval must be positive, got {value}.")
+        return Rotation(boundaries=(_interval(value.total_seconds()),))
+    if isinstance(value, _dt.time):
+        return Rotation(
+            boundaries=(_next_time_of_day(value.hour, value.minute, value.second, None),)
+        )
+    if callable(value):
+        return Rotation(callables=(value,))
+    if not isinstance(value, str):
+        raise _bad(key, value, ROTATION_FORMS)
+    text = value.strip().lower()
+    if text == "daily":
+        return Rotation(boundaries=(_next_time_of_day(0, 0, 0, None),))
+    if text == "hourly":
+        return Rotation(boundaries=(_next_hour,))
+    if text == "weekly":
+        return Rotation(boundaries=(_next_time_of_day(0, 0, 0, 0),))
+    if text == "monthly":
+        return Rotation(boundaries=(_next_month,))
+    m = _HHMM.match(text)
+    if m:
+        h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        return Rotation(boundaries=(_next_time_of_day(h, mi, s, None),))
+    parts = text.split()
+    if parts and (parts[0] in _WEEKDAYS or parts[0] == "daily"):
+        day = _WEEKDAYS.get(parts[0])
+        rest = " ".join(parts[1:])
+        h = mi = s = 0
+        if rest:
+            m = _HHMM.match(rest if rest.startswith("at") else f"at {rest}")
+            if not m:
+                raise _bad(key, value, ROTATION_FORMS)
+            h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+        return Rotation(boundaries=(_next_time_of_day(h, mi, s, day),))
+    size = parse_size(text)
+    if size is not None and size > 0:
+        return Rotation(size=size)
+    seconds = parse_duration(text)
+    if seconds is not None and seconds > 0:
+        return Rotation(boundaries=(_interval(seconds),))
+    raise _bad(key, value, ROTATION_FORMS)
+
+
+def parse_rotation(value: object, *, key: str = "rotation") -> Rotation | None:
+    """Parse any accepted rotation form (or a list of them) into one `Rotation`."""
+    if value is None:
+        return None
+    items: Sequence[object] = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        return None
+    parts = [_parse_rotation_item(v, key) for v in items]
+    sizes = [p.size for p in parts if p.size]
+    return Rotation(
+        size=min(sizes) if sizes else None,
+        boundaries=tuple(b for p in parts for b in p.boundaries),
+        callables=tuple(c for p in parts for c in p.callables),
+        text=repr(value),
+    )
+
+
+@dataclass(frozen=True)
+class Retention:
+    """A prepared retention policy over sealed files."""
+
+    count: int | None = None
+    max_age: float | None = None
+    func: Callable[[list[str]], Any] | None = field(default=None)
+
+
+def parse_retention(value: object, *, key: str = "retention") -> Retention | None:
+    """Parse the ``retention`` config."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _bad(key, value, RETENTION_FORMS)
+    if isinstance(value, int):
+        if value < 1:
+            raise ConfigError(
+                f"config {key!r}: keep at least 1 sealed file, got {value}. "
+                "Use None to keep everything."
+            )
+        return Retention(count=value)
+    if isinstance(value, _dt.timedelta):
+        return Retention(max_age=value.total_seconds())
+    if callable(value):
+        return Retention(func=value)
+    if isinstance(value, str):
+        seconds = parse_duration(value.strip().lower())
+        if seconds is not None and seconds > 0:
+            return Retention(max_age=seconds)
+    raise _bad(key, value, RETENTION_FORMS)
+
+
+def parse_compression(value: object, *, key: str = "compression") -> str | Callable | None:
+    """Parse the ``compression`` config: a format name, a callable, or None."""
+    if value is None:
+        return None
+    if callable(value):
+        return value
+    if isinstance(value, str):
+        name = value.strip().lower().lstrip(".")
+        name = {"gzip": "gz", "bzip2": "bz2", "lzma": "xz"}.get(name, name)
+        if name in COMPRESSIONS:
+            return name
+    raise _bad(key, value, COMPRESSION_FORMS)

@@ -1,0 +1,122 @@
+"""Config validation: every bad key or value gets a ValueError that teaches."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from laketrace import ConfigError, get_logger
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"levle": "INFO"}, r"unknown key 'levle'\. Did you mean 'level'\?"),
+        ({"rotaton": "1 MB"}, r"Did you mean 'rotation'\?"),
+        ({"level": "VERBOSE"}, r"config 'level': unknown level 'VERBOSE'.*TRACE, DEBUG"),
+        ({"level": "INFOO"}, r"Did you mean 'INFO'\?"),
+        ({"level": 3.5}, r"config 'level': level must be a name"),
+        ({"rotation": "sometimes"}, r"config 'rotation': cannot understand 'sometimes'.*500 MB"),
+        ({"rotation": 0}, r"config 'rotation': a size must be positive"),
+        ({"retention": "forever"}, r"config 'retention': cannot understand 'forever'.*7 days"),
+        ({"retention": 0}, r"config 'retention': keep at least 1"),
+        ({"compression": "rar"}, r"config 'compression': cannot understand 'rar'.*gz"),
+        ({"stdout": "yes"}, r"config 'stdout': expected True or False"),
+        ({"format": "{tme} {message}"}, r"unknown field \{tme\}.*Did you mean \{time\}\?"),
+        ({"format": "{message"}, r"config 'format'.*not a valid template"),
+        ({"filter": 42}, r"config 'filter': expected a callable"),
+        ({"redact": ["(unclosed"]}, r"config 'redact'.*not a valid regular expression"),
+        ({"clock": "now"}, r"config 'clock': expected a callable"),
+        ({"file_mode": "rw"}, r"config 'file_mode'"),
+        ({"path": "/a", "table": "c.s.t"}, r"either 'path'.*or 'table'"),
+        ({"queue_full": "explode"}, r"config 'queue_full'.*'block'.*'drop'"),
+    ],
+)
+def test_bad_config_raises_teaching_error(config, expected, log_dir):
+    """Each bad config raises ConfigError (a ValueError) naming the key and accepted forms."""
+    config = {"log_dir": log_dir, **config}
+    with pytest.raises(ValueError, match=expected) as info:
+        get_logger("bad.config", config)
+    assert isinstance(info.value, ConfigError)
+
+
+def test_missing_log_dir_is_created(tmp_path):
+    """A missing log_dir is created at get_logger time."""
+    target = tmp_path / "a" / "b" / "spool"
+    log = get_logger("mk.dir", {"log_dir": str(target), "stdout": False})
+    assert target.is_dir()
+    log.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_log_dir_fails_at_get_logger(tmp_path):
+    """A log_dir that cannot be written fails at get_logger, not at the first log call."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    with pytest.raises(ConfigError, match="not writable"):
+        get_logger("ro.dir", {"log_dir": str(ro)})
+
+
+def test_unwritable_log_dir_message(tmp_path, monkeypatch):
+    """When the process may not write log_dir, the error names the directory and the uid."""
+    from laketrace.log import config as _config
+
+    monkeypatch.setattr(_config.os, "access", lambda path, mode: False)
+    with pytest.raises(ConfigError, match=r"is not writable by this process \(uid"):
+        get_logger("ro.dir2", {"log_dir": str(tmp_path)})
+
+
+def test_log_dir_that_is_a_file_fails(tmp_path):
+    """A log_dir path that is a regular file fails with a clear error."""
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match="config 'log_dir'"):
+        get_logger("file.dir", {"log_dir": str(f)})
+
+
+def test_log_dir_under_a_file_fails(tmp_path):
+    """A log_dir that cannot be created explains why and what to do."""
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match=r"cannot create .*writable local directory"):
+        get_logger("under.file", {"log_dir": str(f / "sub")})
+
+
+@pytest.mark.parametrize("remote", ["abfss://ws@onelake.dfs.fabric.microsoft.com/x", "dbfs:/logs"])
+def test_remote_log_dir_is_rejected(remote):
+    """A remote URI as log_dir is rejected with a pointer to the flush target options."""
+    with pytest.raises(ConfigError, match=r"remote URI.*flush target"):
+        get_logger("remote.dir", {"log_dir": remote})
+
+
+def test_fuse_mount_log_dir_is_rejected():
+    """A FUSE network mount (/dbfs, /Volumes, /lakehouse) is not a spool location."""
+    with pytest.raises(ConfigError, match="network \\(FUSE\\) mount"):
+        get_logger("fuse.dir", {"log_dir": "/lakehouse/default/Files/logs"})
+
+
+def test_bad_handler_spec_errors(make_logger):
+    """add_handler validates its spec: sink required, unknown keys suggested, bad sinks named."""
+    log = make_logger()
+    with pytest.raises(ConfigError, match="'sink' is required"):
+        log.add_handler({"level": "INFO"})
+    with pytest.raises(ConfigError, match="Did you mean 'format'"):
+        log.add_handler({"sink": "stdout", "fromat": "{message}"})
+    with pytest.raises(ConfigError, match="expected 'stdout', 'stderr', a file path or a callable"):
+        log.add_handler({"sink": 42})
+    with pytest.raises(ConfigError, match="must be a dict"):
+        log.add_handler("stdout")
+
+
+def test_bad_logger_name():
+    """An empty logger name is rejected."""
+    with pytest.raises(ConfigError, match="non-empty string"):
+        get_logger("")
+
+
+def test_config_must_be_a_dict():
+    """A non-dict config is rejected with its type named."""
+    with pytest.raises(ConfigError, match="must be a dict of options, got list"):
+        get_logger("x", ["level", "INFO"])  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""The package keeps its shape: layers along the data path, no import cycles (lazy imports
+included), small modules and functions, and one owner for the rules shared with the JVM."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGES = ("laketrace", "spark_listener")
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 80
+
+
+def _sources() -> list[str]:
+    out = []
+    for pkg in PACKAGES:
+        for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, pkg)):
+            dirnames[:] = [d for d in dirnames if not d.startswith((".", "__pycache__"))]
+            out += [os.path.join(dirpath, f) for f in filenames if f.endswith(".py")]
+    return sorted(out)
+
+
+def test_import_linter_contracts_are_kept():
+    """lint-imports (contracts in pyproject.toml) reports every contract kept."""
+    exe = os.path.join(os.path.dirname(sys.executable), "lint-imports")
+    if not os.path.exists(exe):
+        pytest.skip("import-linter is not installed (pip install 'laketrace[dev]')")
+    out = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                found.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles_counting_lazy_imports():
+    """No two modules import each other, directly or through others, even inside functions."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    edges = {}
+    for module in graph.modules:
+        deps = graph.find_modules_directly_imported_by(module)
+        # a module importing its own package's __init__ (or a parent) is not a cycle
+        edges[module] = {d for d in deps if not module.startswith(d + ".")}
+    assert _cycles(edges) == []
+
+
+def test_cycle_finder_finds_a_planted_cycle():
+    """The cycle check above would notice a cycle (a guard against a check that cannot fail)."""
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_modules_and_functions_stay_small():
+    """No module over 450 lines and no function over 80 lines in laketrace or spark_listener."""
+    big = []
+    for path in _sources():
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        rel = os.path.relpath(path, ROOT)
+        if text.count("\n") > MAX_MODULE_LINES:
+            big.append(f"{rel}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > MAX_FUNCTION_LINES:
+                    big.append(f"{rel}:{node.lineno} {node.name}: {size} lines")
+    assert big == []
+
+
+def test_layout_follows_the_data_path():
+    """The subpackages named in the README's architecture section exist and are packages."""
+    for sub in ("log", "record", "sinks", "spool", "flush", "executor", "read", "cli"):
+        assert os.path.isfile(os.path.join(ROOT, "laketrace", sub, "__init__.py")), sub
+    for top in ("schema", "runtime", "targets", "errors", "testing", "_units"):
+        assert os.path.isfile(os.path.join(ROOT, "laketrace", top + ".py")), top
+
+
+def test_jvm_listener_reads_the_same_spark_properties():
+    """The Java listener's Spark property keys are the ones laketrace.runtime owns."""
+    from laketrace import runtime
+
+    java_dir = os.path.join(ROOT, "spark_listener", "jvm", "src", "main", "java", "io", "laketrace")
+    java = "".join(
+        open(os.path.join(java_dir, f), encoding="utf-8").read() for f in os.listdir(java_dir)
+    )
+    used = set(re.findall(r'"(spark\.[A-Za-z0-9_.]+)"', java))
+    owned = {
+        runtime.PROP_JOB_GROUP,
+        runtime.PROP_JOB_DESCRIPTION,
+        runtime.PROP_SQL_EXECUTION_ID,
+        *runtime.PROP_NOTEBOOK,
+    }
+    assert used == owned
