@@ -18,14 +18,9 @@ from laketrace import runtime
 from laketrace.log import ExternalSource, set_job_context
 from laketrace.record import LEVELS, JobContext
 
+from ._failures import cap_reason, parse_failure
+
 FLUSH_GROUP = runtime.FLUSH_JOB_GROUP
-
-
-def _first_line(text: str) -> str:
-    for line in str(text).splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ""
 
 
 class EventHandler:
@@ -49,6 +44,12 @@ class EventHandler:
         self.source.emit(
             LEVELS[level], msg, fields={k: v for k, v in fields.items() if v is not None}, job=job
         )
+
+    def _failed(self, what: str, reason: str | None, job: JobContext | None, **fields: Any) -> None:
+        """An ERROR record for a failure: ``msg`` ends with the root cause, the raw reason
+        (capped) stays in ``context['reason']``."""
+        failure = parse_failure(reason)
+        self._emit("ERROR", f"{what}: {failure.summary}", job, reason=cap_reason(reason), **fields)
 
     def safely(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run a handler; never let an exception reach Spark's listener bus."""
@@ -107,16 +108,11 @@ class EventHandler:
             return  # the flush's own jobs never trigger flushes (or records)
         duration = time.time() - info.get("start", time.time())
         job = JobContext(job_id, job_group=group, notebook=info.get("notebook"))
-        self._emit(
-            "INFO" if ok else "ERROR",
-            f"Spark job {job_id} succeeded in {duration:.2f}s"
-            if ok
-            else f"Spark job {job_id} failed after {duration:.2f}s: {_first_line(reason or '')}",
-            job,
-            duration_s=round(duration, 3),
-            result="succeeded" if ok else "failed",
-            reason=None if ok else reason,  # _emit drops None fields
-        )
+        timing = {"duration_s": round(duration, 3), "result": "succeeded" if ok else "failed"}
+        if ok:
+            self._emit("INFO", f"Spark job {job_id} succeeded in {duration:.2f}s", job, **timing)
+        else:
+            self._failed(f"Spark job {job_id} failed after {duration:.2f}s", reason, job, **timing)
         self.on_job_end_cb()
 
     def stage_completed(
@@ -124,11 +120,10 @@ class EventHandler:
     ) -> None:
         job = JobContext(stage_id=stage_id, task_attempt=attempt)
         if failure:
-            self._emit(
-                "ERROR",
-                f"Spark stage {stage_id} (attempt {attempt}) failed: {_first_line(failure)}",
+            self._failed(
+                f"Spark stage {stage_id} (attempt {attempt}) failed",
+                failure,
                 job,
-                reason=failure,
                 stage_name=name,
                 succeeded_tasks=ok,
             )
@@ -152,12 +147,11 @@ class EventHandler:
         host: str,
         reason: str,
     ) -> None:
-        self._emit(
-            "ERROR",
+        self._failed(
             f"Spark task {task_id} (stage {stage_id}, partition {partition}, attempt {attempt}) "
-            f"failed: {_first_line(reason)}",
+            "failed",
+            reason,
             JobContext(stage_id=stage_id, partition_id=partition, task_attempt=attempt),
-            reason=reason,
             executor_id=executor,
             executor_host=host,
         )
@@ -192,12 +186,12 @@ class EventHandler:
 
     def query_terminated(self, query_id: str, run_id: str, error: str | None) -> None:
         if error:
-            self._emit(
-                "ERROR",
-                f"streaming query {query_id} terminated with an exception: {_first_line(error)}",
+            self._failed(
+                f"streaming query {query_id} terminated with an exception",
+                error,
+                None,
                 query_id=query_id,
                 run=run_id,
-                reason=error,
             )
         else:
             self._emit("INFO", f"streaming query {query_id} terminated", query_id=query_id)

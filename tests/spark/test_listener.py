@@ -99,6 +99,9 @@ def test_failing_udf_produces_error_records_with_traceback(spark, installed, log
     kinds = {r["msg"].split()[1] for r in errors}  # "job", "stage", "task"
     assert {"job", "stage", "task"} <= kinds
     task_err = next(r for r in errors if r["msg"].startswith("Spark task"))
+    # the message names the Python error, not Spark's wrapper
+    assert task_err["msg"].endswith("failed: ValueError: bad row 0")
+    assert all(r["msg"].endswith("ValueError: bad row 0") for r in errors if "job" in r["msg"])
     assert "ValueError: bad row" in task_err["context"]["reason"]
     assert "Traceback" in task_err["context"]["reason"]
     assert all(r["source"] == "listener" for r in recs)

@@ -1,0 +1,1 @@
+"""Tests of spark_listener that need no Spark session."""
