@@ -20,8 +20,6 @@ from laketrace.record import LEVELS, JobContext
 
 from ._failures import cap_reason, parse_failure
 
-FLUSH_GROUP = runtime.FLUSH_JOB_GROUP
-
 
 class EventHandler:
     """Spark events as plain values -> records, job context and flush requests."""
@@ -82,7 +80,7 @@ class EventHandler:
         }
         with self.lock:
             self.jobs[job_id] = info
-        if group == FLUSH_GROUP:
+        if group == runtime.FLUSH_JOB_GROUP:
             return
         fields = {
             k: v for k, v in (("spark.job_description", desc), ("spark.sql_execution_id", sql)) if v
@@ -104,7 +102,7 @@ class EventHandler:
         else:
             set_job_context(None)
         group = info.get("group")
-        if group == FLUSH_GROUP:
+        if group == runtime.FLUSH_JOB_GROUP:
             return  # the flush's own jobs never trigger flushes (or records)
         duration = time.time() - info.get("start", time.time())
         job = JobContext(job_id, job_group=group, notebook=info.get("notebook"))

@@ -13,7 +13,7 @@ from typing import Any
 
 from laketrace import LakeTraceLogger, flush_to_delta, runtime
 from laketrace._units import parse_duration, parse_size
-from laketrace.log import set_job_context
+from laketrace.log import live_logger, set_job_context
 from laketrace.spool.names import list_spool
 
 from ._events import EventHandler, JsonSink, Py4jListener
@@ -93,15 +93,23 @@ class ListenerHandle:
     errors: list[str] = field(default_factory=list)
     _orig_stop: Any = None
     _active: bool = True
+    #: path/table came from the logger's config (and follow it when the logger is replaced)
+    target_from_config: bool = False
 
     @property
     def mode(self) -> str:
         """``"listener"`` or ``"timer"`` (the graceful-degradation fallback)."""
         return "timer" if self.timer_only else "listener"
 
+    def current_logger(self) -> LakeTraceLogger:
+        """The logger records go to now: a re-run ``get_logger`` cell with a new config
+        replaces the installed one, and the listener follows it by name."""
+        log = live_logger(self.logger.name)
+        return log if log is not None else self.logger
+
     def sealed_bytes(self) -> int:
         total = 0
-        for p, n in list_spool(self.logger.log_dir):
+        for p, n in list_spool(self.current_logger().log_dir):
             if n.sealed:
                 try:
                     total += os.path.getsize(p)
@@ -111,7 +119,9 @@ class ListenerHandle:
 
     def flush(self, *, spark_ok: bool = True) -> Any:
         """Seal the spool and flush it now (Spark if usable, else delta-rs for paths)."""
-        log = self.logger
+        log = self.current_logger()
+        if self.target_from_config:
+            self.path, self.table = log.config.path, log.config.table
         log.close()  # seal: the records so far become shippable
         spark = self.spark if spark_ok and _spark_alive(self.spark) else None
         if spark is None and self.table is not None:
@@ -208,15 +218,16 @@ def install(
             f"spark_listener.install: flush_bytes must be a positive size like '64 MB', got "
             f"{flush_bytes!r}."
         )
-    cfg = logger.config
-    if path is None and table is None:
-        path, table = cfg.path, cfg.table
+    from_config = path is None and table is None
+    if from_config:
+        path, table = logger.config.path, logger.config.table
     key = (id(spark), logger.name)
     with _lock:
         existing = _installed.get(key)
         if existing is not None and existing._active:
             return existing
     handle = ListenerHandle(spark, logger, path, table, interval, fbytes)
+    handle.target_from_config = from_config
     reason = None
     if runtime.is_connect_session(spark):
         reason = "this is a Spark Connect session (no listener bus from Python)"

@@ -5,7 +5,7 @@ The Delta jars are resolved by Spark's Ivy through ``configure_spark_with_delta_
 (Maven Central, cached in ``~/.ivy2*``). If Ivy cannot resolve them, the jars are fetched
 once with Maven into ``~/.cache/laketrace/jars`` and passed through ``spark.jars``.
 
->>> from laketrace.spark_session import local_spark
+>>> from laketrace.cli.spark_session import local_spark
 >>> spark = local_spark("my-app")  # doctest: +SKIP
 """
 

@@ -83,6 +83,8 @@ class DriverSink:
         self.seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.delivered = 0
         self.duplicates = 0
+        #: records that arrived while no logger of that name was live (nowhere to write)
+        self.undeliverable = 0
 
     def deliver(self, buf: TaskBuffer) -> None:
         link = driver.link()
@@ -95,10 +97,7 @@ class DriverSink:
                 if item.record_id in self.seen:
                     self.duplicates += 1
                     continue
-                self.seen[item.record_id] = None
-                if len(self.seen) > 200_000:
-                    self.seen.popitem(last=False)
-                link.emit(
+                written = link.emit(
                     self.logger_name,
                     BY_NO.get(item.level_no, LEVELS["INFO"]),
                     item.msg,
@@ -115,6 +114,12 @@ class DriverSink:
                     record_id=item.record_id,
                     job=job,
                 )
+                if not written:  # a re-delivery may still find a logger: not marked seen
+                    self.undeliverable += 1
+                    continue
+                self.seen[item.record_id] = None
+                if len(self.seen) > 200_000:
+                    self.seen.popitem(last=False)
                 self.delivered += 1
             if buf.dropped:
                 self._report_dropped(link, buf, task, job)

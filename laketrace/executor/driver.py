@@ -2,8 +2,9 @@
 
 Executor code sits below `laketrace.log` in the package layers (the logger hands out task
 loggers and proxies, so it imports this package, never the other way round). The log
-package plugs a `DriverLink` in when it is imported; until then (or in a Python worker,
-where no driver logger exists) records meant for the driver are dropped.
+package plugs a `DriverLink` in when it is imported (`laketrace.log.driver_link`), so on a
+driver it is always connected; in a Python worker no driver logger exists and the proxy
+buffers records for the driver instead of calling this.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ..record.levels import Level
+from ..record.record import JobContext
 
 
 class DriverLink(Protocol):
@@ -29,8 +31,19 @@ class DriverLink(Protocol):
     ) -> None:
         """Log like a call on the driver logger; the call site is ``stacklevel`` frames up."""
 
-    def emit(self, logger_name: str, level: Level, msg: str, **origin: Any) -> bool:
-        """Write a record built elsewhere (``source`` and origin fields given)."""
+    def emit(
+        self,
+        logger_name: str,
+        level: Level,
+        msg: str,
+        *,
+        source: str,
+        fields: dict[str, Any] | None = None,
+        job: JobContext | None = None,
+        **origin: Any,
+    ) -> bool:
+        """Write a record built elsewhere; ``origin`` as `laketrace.log.ExternalSource.emit`.
+        False when no logger of that name took it."""
 
 
 _link: list[DriverLink | None] = [None]

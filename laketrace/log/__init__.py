@@ -5,8 +5,18 @@ from other sources, and the process-wide registry with its fork and exit hooks."
 from __future__ import annotations
 
 from .context import set_job_context
-from .external import ExternalSource
+from .driver_link import connect_executors
+from .external import ExternalSource, live_logger
 from .logger import LakeTraceLogger, get_logger
 from .stdlib import capture_stdlib
 
-__all__ = ["ExternalSource", "LakeTraceLogger", "capture_stdlib", "get_logger", "set_job_context"]
+connect_executors()  # executor proxies on the driver log through these loggers
+
+__all__ = [
+    "ExternalSource",
+    "LakeTraceLogger",
+    "capture_stdlib",
+    "get_logger",
+    "live_logger",
+    "set_job_context",
+]

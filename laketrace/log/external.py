@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..executor import driver
 from ..record.levels import Level, parse_level
 from . import registry
 
@@ -75,30 +74,11 @@ class ExternalSource:
         return True
 
 
-class _DriverLink:
-    """`laketrace.executor.driver.DriverLink` over this process's loggers."""
+def live_logger(name: str) -> Any:
+    """The current `LakeTraceLogger` called ``name`` (None if there is none).
 
-    def log_call(
-        self,
-        logger_name: str,
-        bound: dict[str, Any],
-        level: Level,
-        msg: Any,
-        args: tuple,
-        fields: dict[str, Any],
-        *,
-        stacklevel: int,
-    ) -> None:
-        core = registry.find_core(logger_name)
-        if core is None or level.no < core.min_no:
-            return
-        view = core.cls(core, bound) if bound else core.root
-        # frames above core.emit: this method, its caller, then `stacklevel` more
-        core.emit(level, msg, args, dict(fields), view, stacklevel + 2)
-
-    def emit(self, logger_name: str, level: Level, msg: str, **origin: Any) -> bool:
-        source = ExternalSource(logger_name, source=origin.pop("source"))
-        return source.emit(level, msg, fields=origin.pop("fields", None), **origin)
-
-
-driver.connect(_DriverLink())
+    A notebook cell re-run with a new config replaces a logger; holders of the old object
+    (the Spark listener's handle) use this to follow the replacement.
+    """
+    core = registry.find_core(name)
+    return core.root if core is not None else None
