@@ -227,3 +227,27 @@ def test_kill_9_with_enqueue_loses_at_most_queue_size(log_dir):
     on_disk = sorted(int(r["msg"].split()[1]) for r in spool_records(log_dir))
     assert on_disk == list(range(50))
     assert 50 + q - len(on_disk) == q  # what kill -9 cost: the queue bound, not more
+
+
+def _pool_task(args: tuple[str, int]) -> int:
+    log_dir, k = args
+    log = get_logger("pool.enqueue", {"log_dir": log_dir, "stdout": False, "enqueue": True})
+    for i in range(100):
+        log.info("task {} {}", k, i)
+    return k
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_pool_workers_with_enqueue_lose_nothing(log_dir, method):
+    """Pool workers that make an enqueue=True logger drain it when the pool is closed and joined."""
+    if method not in mp.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    os.makedirs(log_dir)
+    pool = mp.get_context(method).Pool(2, maxtasksperchild=1)  # each worker exits after a task
+    try:
+        assert sorted(pool.map(_pool_task, [(log_dir, k) for k in range(4)])) == [0, 1, 2, 3]
+    finally:
+        pool.close()
+        pool.join()
+    recover(log_dir)
+    assert len(spool_records(log_dir)) == 400
