@@ -3,6 +3,9 @@
 Each line goes out with a single ``os.write`` on an ``O_APPEND`` descriptor, so lines
 from threads never interleave and a ``kill -9`` leaves at most the line being written
 incomplete. Sealing renames the active file; nothing here ever truncates or overwrites.
+Spool files are created locked and private under a temp name (`spool._fs`). With
+``catch=True`` every write path (write, the slow path, write_many, seal) contains every
+exception: the record is counted as lost, reported once, and logging resumes.
 """
 
 from __future__ import annotations
