@@ -66,6 +66,52 @@ class Target:
         return hashlib.sha1(f"{self.kind}:{canonical}".encode()).hexdigest()[:12]
 
 
+_URI_FORMS = (
+    "a local path, abfss://...onelake..., dbfs:/..., /Volumes/<catalog>/<schema>/<volume>/... "
+    "or table='catalog.schema.t'"
+)
+_TABLE_FORMS = (
+    "'catalog.schema.table', 'schema.table' or 'table' (letters, digits, _ and -; quote "
+    "others with backticks), or pass path= for a location"
+)
+
+
+def check_path(path: object, *, what: str = "flush target path=") -> str:
+    """``path`` as text if it can name a Delta table location, else `ConfigError`.
+
+    Only the spelling is checked (the same rules `resolve_target` applies at flush time), so
+    a bad path fails when it is configured, not at the first flush.
+
+    >>> check_path("/data/logs")
+    '/data/logs'
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"{what} expected a path string, got {path!r}.")
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{what} {text!r} is empty; give a directory for the Delta table.")
+    if "\x00" in text:
+        raise ConfigError(f"{what} {text!r} contains a NUL character; give {_URI_FORMS}.")
+    low = text.lower()
+    if "://" in text and not low.startswith(("abfss://", "s3://", "dbfs:/")):
+        raise ConfigError(f"{what} unsupported URI {text!r}. Use {_URI_FORMS}.")
+    return text
+
+
+def check_table(name: object, *, what: str = "flush target table=") -> str:
+    """``name`` (stripped) if it is a table name `resolve_target` accepts, else `ConfigError`.
+
+    >>> check_table("main.ops.app_logs")
+    'main.ops.app_logs'
+    """
+    if not isinstance(name, str):
+        raise ConfigError(f"{what} expected a table name string, got {name!r}.")
+    text = name.strip()
+    if not _TABLE_NAME.match(text):
+        raise ConfigError(f"{what} {name!r} is not a table name. Use {_TABLE_FORMS}.")
+    return text
+
+
 def _quarantine_for(kind: str, location: str) -> str:
     if kind == "table":
         return location.rstrip("`") + "_quarantine" + ("`" if location.endswith("`") else "")
@@ -134,10 +180,8 @@ def resolve_target(
             False,
         )
     if table is not None:
-        return _resolve_table(str(table).strip(), runtime, has_spark, base)
-    text = os.fspath(path)  # type: ignore[arg-type]
-    if not text:
-        raise ConfigError("flush target: path= is empty; give a directory for the Delta table.")
+        return _resolve_table(check_table(table), runtime, has_spark, base)
+    text = check_path(path)
     m = _ONELAKE.match(text)
     if m:
         return _path_target(text.rstrip("/"), None, text, True)
@@ -153,22 +197,11 @@ def resolve_target(
         return _path_target(text.rstrip("/"), local, text, True)
     if _VOLUME.match(text):
         return _path_target(text.rstrip("/"), text.rstrip("/"), text, runtime == "databricks")
-    if "://" in text:
-        raise ConfigError(
-            f"flush target: unsupported URI {text!r}. Use a local path, abfss://...onelake..., "
-            "dbfs:/..., /Volumes/<catalog>/<schema>/<volume>/... or table='catalog.schema.t'."
-        )
     absolute = os.path.abspath(os.path.join(base, os.path.expanduser(text)))
     return _path_target(absolute, absolute, text, False)
 
 
 def _resolve_table(name: str, runtime: str, has_spark: bool, base: str) -> Target:
-    if not _TABLE_NAME.match(name):
-        raise ConfigError(
-            f"flush target: {name!r} is not a table name. Use 'catalog.schema.table', "
-            "'schema.table' or 'table' (letters, digits, _ and -; quote others with backticks), "
-            "or pass path= for a location."
-        )
     if "." not in name.replace("`", ""):
         if runtime == "fabric":
             loc = f"Tables/{name.strip('`')}"

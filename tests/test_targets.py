@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from laketrace import ConfigError
-from laketrace.targets import resolve_target, with_quarantine
+from laketrace.targets import check_path, check_table, resolve_target, with_quarantine
 
 
 def test_default_is_local_lakehouse_path():
@@ -123,3 +123,32 @@ def test_quarantine_option_resolves_like_a_target():
     assert (q.quarantine, q.location) == ("main.ops.rejects", "main.ops.logs")
     with pytest.raises(ConfigError, match="not a table name"):
         with_quarantine(table, "bad name!", runtime="databricks", has_spark=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("", "is empty"), ("   ", "is empty"), ("/t\x00x", "NUL"), ("http://h/t", "unsupported URI")],
+)
+def test_check_path_refuses_what_resolve_target_refuses(path, expected):
+    """check_path (used at get_logger time) refuses the paths the flush would refuse."""
+    with pytest.raises(ConfigError, match=expected):
+        check_path(path)
+    with pytest.raises(ConfigError, match=expected):
+        resolve_target(path=path)
+
+
+@pytest.mark.parametrize("name", ["bad name!", "", " ", "a.b.c.d", "x;drop", 3])
+def test_check_table_refuses_what_resolve_target_refuses(name):
+    """check_table refuses malformed names with the accepted forms, like resolve_target."""
+    with pytest.raises(ConfigError, match="table"):
+        check_table(name)
+    with pytest.raises(ConfigError):
+        resolve_target(table=name, has_spark=True)  # type: ignore[arg-type]
+
+
+def test_check_accepts_every_documented_form():
+    """Documented paths and table names pass the spelling checks unchanged."""
+    for p in ("/data/logs", "rel/t", "dbfs:/logs", "abfss://ws@onelake.dfs.fabric.microsoft.com/x"):
+        assert check_path(p) == p
+    for t in ("logs", "ops.logs", "main.ops.logs", "`odd name`", " padded "):
+        assert check_table(t) == t.strip()

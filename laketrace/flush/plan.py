@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import FlushError
+from ..spool._fs import make_private_dirs
 from ..spool.ledger import Manifest
 from ..spool.names import INTERNAL_DIR, foreign_files, list_spool, parse_spool_name, spool_stem
 from .prepare import FOREIGN_PREFIX, SpoolFile
@@ -32,7 +33,7 @@ class Batch:
 def flush_lock(log_dir: str) -> Iterator[None]:
     """Serialise flushes of one spool directory across threads and processes."""
     internal = os.path.join(log_dir, INTERNAL_DIR)
-    os.makedirs(internal, exist_ok=True)
+    make_private_dirs(internal)
     fd = os.open(os.path.join(internal, "flush.lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if fcntl is not None:

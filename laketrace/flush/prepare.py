@@ -8,6 +8,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from ..spool._fs import make_private_dirs, open_private_file
 from ..spool.names import COMPRESSED_SUFFIXES, spool_stem
 from ..spool.read import open_spool_file
 from .validate import RAW_LIMIT, validate_line
@@ -39,13 +40,13 @@ def split_file(path: str, out_dir: str) -> tuple[str, list[QuarantineRow], int]:
 
     Returns ``(clean_path, quarantined_rows, good_count)``.
     """
-    os.makedirs(out_dir, exist_ok=True)
+    make_private_dirs(out_dir)
     clean = os.path.join(out_dir, spool_stem(path))
     if not clean.endswith(".jsonl"):
         clean += ".jsonl"
     bad: list[QuarantineRow] = []
     good = 0
-    with open_spool_file(path) as src, open(clean, "wb") as dst:
+    with open_spool_file(path) as src, open_private_file(clean) as dst:
         for n, raw in enumerate(src, 1):
             if not raw.strip():
                 continue
@@ -67,9 +68,9 @@ def materialize(path: str, out_dir: str, supported: tuple[str, ...]) -> str:
     name = os.path.basename(path)
     if not name.endswith(COMPRESSED_SUFFIXES) or name.endswith(supported):
         return path
-    os.makedirs(out_dir, exist_ok=True)
+    make_private_dirs(out_dir)
     dest = os.path.join(out_dir, spool_stem(path))
-    with open_spool_file(path) as src, open(dest, "wb") as dst:
+    with open_spool_file(path) as src, open_private_file(dest) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     return dest
 

@@ -12,6 +12,8 @@ from ..errors import ConfigError
 from ..record.levels import Level, parse_level
 from ..runtime import default_log_dir
 from ..sinks.options import HandlerOptions, check_keys, parse_bool, parse_handler_options
+from ..spool._fs import make_private_dirs
+from ..targets import check_path, check_table
 from .redact import compile_redactor
 
 LOGGER_KEYS = (
@@ -42,10 +44,19 @@ _NETWORK_PREFIXES = ("/dbfs/", "/Volumes/", "/Workspace/", "/lakehouse/", "/synf
 
 
 def prepare_log_dir(value: object) -> str:
-    """Validate, create and check ``log_dir``; errors surface at `get_logger` time."""
+    """Validate, create and check ``log_dir``; errors surface at `get_logger` time.
+
+    Directories LakeTrace creates (``log_dir`` and missing parents) get mode 0700.
+    """
     if not isinstance(value, (str, os.PathLike)):
         raise ConfigError(f"config 'log_dir': expected a directory path, got {value!r}.")
     text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip() or "\x00" in text:
+        raise ConfigError(
+            f"config 'log_dir': {text!r} is not a directory path (empty, or a NUL character). "
+            "Give a local directory, e.g. log_dir='/tmp/laketrace', or leave log_dir out for "
+            "the runtime's default."
+        )
     if "://" in text or text.startswith(("dbfs:", "abfss:")):
         raise ConfigError(
             f"config 'log_dir': {text!r} is a remote URI. The spool must be on fast local disk "
@@ -59,11 +70,12 @@ def prepare_log_dir(value: object) -> str:
             "disk; set the lakehouse location as the flush target with config {'path': ...}."
         )
     try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
+        make_private_dirs(path)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
         raise ConfigError(
-            f"config 'log_dir': cannot create {path!r} ({exc.strerror or exc}). Choose a "
-            "writable local directory, e.g. log_dir='/tmp/laketrace'."
+            f"config 'log_dir': cannot create {path!r} ({reason}). Choose a writable local "
+            "directory, e.g. log_dir='/tmp/laketrace'."
         ) from None
     if not os.path.isdir(path):
         raise ConfigError(f"config 'log_dir': {path!r} exists but is not a directory.")
@@ -105,10 +117,11 @@ def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerCo
     run_id = raw.get("run_id")
     if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
         raise ConfigError(f"config 'run_id': expected a non-empty string, got {run_id!r}.")
-    for key in ("path", "table"):
-        if raw.get(key) is not None and not isinstance(raw.get(key), (str, os.PathLike)):
-            raise ConfigError(f"config {key!r}: expected a string, got {raw.get(key)!r}.")
-    if raw.get("path") and raw.get("table"):
+    if raw.get("path") is not None:
+        check_path(raw["path"], what="config 'path':")
+    if raw.get("table") is not None:
+        check_table(raw["table"], what="config 'table':")
+    if raw.get("path") is not None and raw.get("table") is not None:
         raise ConfigError(
             "config: give either 'path' (a Delta table location) or 'table' (a catalog "
             "table name) as the flush target, not both."
@@ -137,14 +150,16 @@ def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerCo
     }
     stream = parse_handler_options(stream_raw, default_level=level)
     return LoggerConfig(
-        log_dir=prepare_log_dir(raw.get("log_dir") or default_log_dir(runtime)),
+        log_dir=prepare_log_dir(
+            default_log_dir(runtime) if raw.get("log_dir") is None else raw["log_dir"]
+        ),
         level=level,
         stdout=parse_bool(raw, "stdout", True),
         handler=spool,
         stdout_handler=stream,
         redact=compile_redactor(raw.get("redact", False)),
-        path=os.fspath(raw["path"]) if raw.get("path") else None,
-        table=raw.get("table"),
+        path=os.fspath(raw["path"]) if raw.get("path") is not None else None,
+        table=check_table(raw["table"]) if raw.get("table") is not None else None,
         clock=clock,
         run_id=run_id,
         executor_stderr=parse_bool(raw, "executor_stderr", False),

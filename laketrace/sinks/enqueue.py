@@ -8,16 +8,25 @@ batch where rotation allows). The queue is bounded by ``queue_size``:
 * ``queue_full="drop"``: the record is dropped and counted; when space returns, one
   WARNING record saying how many were dropped is written before the next record.
 
-`flush()` / `close()` and interpreter exit drain the queue. After ``os.fork()`` the
-child starts with an empty queue and its own writer thread (records queued in the
-parent belong to the parent).
+`flush()` / `close()` and interpreter exit drain the queue, and so does the exit of a
+`multiprocessing` child (through multiprocessing's finalizers: such children end with
+``os._exit``, which skips ``atexit``). After ``os.fork()`` the child writes synchronously
+(records queued in the parent belong to the parent): a forked child often ends with
+``os._exit`` and no hook at all, and a record written before the log call returns cannot be
+left behind in a queue.
+
+What ``kill -9`` can lose: at most ``queue_size`` records, those accepted by log calls that
+returned but not yet written by the writer thread (a record counts against the bound until
+its batch is written).
 """
 
 from __future__ import annotations
 
 import itertools
 import queue
+import sys
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +76,7 @@ class QueuedHandler(Handler):
                     target=self._run, name=f"laketrace-writer-{self.id}", daemon=True
                 )
                 self._thread.start()
+                _drain_at_multiprocessing_exit(self)
 
     def handle(self, rec: Record) -> None:
         self.put_raw(rec)
@@ -143,7 +153,7 @@ class QueuedHandler(Handler):
                     self.inner.handle_many(run)
                 start = end
         except Exception as exc:  # catch=False inner handlers: report, never kill the writer
-            report(f"LakeTrace: handler {self.id} writer thread error: {exc!r}")
+            report(f"LakeTrace: handler {self.id} (enqueue) write error: {exc!r}")
         with self._space:
             self._done += len(items)
             if self._waiting:
@@ -167,8 +177,39 @@ class QueuedHandler(Handler):
     def after_fork_child(self) -> None:
         self._reset()
         self.inner.after_fork_child()
+        # from now on this process writes synchronously: instance attributes shadow the
+        # queueing methods, so the parent's hot path is untouched
+        self.put_raw = self._put_now  # type: ignore[method-assign]
+        self.handle = self._handle_now  # type: ignore[method-assign]
+
+    def _put_now(self, item: Any) -> None:
+        if type(item) is RawCall:
+            self._write([item])
+        else:
+            self._handle_now(item)
+
+    def _handle_now(self, rec: Record) -> None:
+        self._write([rec])
 
     @property
     def dropped(self) -> int:
         """Records dropped so far because the queue was full."""
         return self._dropped_total
+
+
+def _drain_at_multiprocessing_exit(handler: QueuedHandler) -> None:
+    """In a `multiprocessing` child, flush ``handler`` when the child's ``run()`` ends."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None or mp.parent_process() is None:
+        return  # the main process: atexit drains the queue
+    from multiprocessing import util
+
+    ref = weakref.ref(handler)
+
+    def drain() -> None:
+        h = ref()
+        if h is not None:
+            h.flush()
+
+    # children end with os._exit after running these finalizers (atexit never runs there)
+    util.Finalize(None, drain, exitpriority=100)

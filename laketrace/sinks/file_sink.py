@@ -3,6 +3,9 @@
 Each line goes out with a single ``os.write`` on an ``O_APPEND`` descriptor, so lines
 from threads never interleave and a ``kill -9`` leaves at most the line being written
 incomplete. Sealing renames the active file; nothing here ever truncates or overwrites.
+Spool files are created locked and private under a temp name (`spool._fs`). With
+``catch=True`` every write path (write, the slow path, write_many, seal) contains every
+exception: the record is counted as lost, reported once, and logging resumes.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..spool._fs import create_spool_file
 from .options import HandlerOptions
 from .rotation import FileInfo
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+#: names tried for a new spool file when something (e.g. a planted symlink) holds the name
+_NAME_ATTEMPTS = 16
 
 
 class Namer(Protocol):
@@ -47,8 +49,9 @@ class FileSink:
     ) -> None:
         self.namer = namer
         # spool files hold an advisory flock while active, so recover() can tell a file
-        # of a live process from one left behind by a dead one
-        self.owner_lock = owner_lock and fcntl is not None
+        # of a live process from one left behind by a dead one; they are created locked
+        # under a temp name and never opened through a symlink (`spool._fs`)
+        self.owner_lock = owner_lock
         self.opts = opts
         self.label = label
         self.on_seal = on_seal
@@ -71,25 +74,36 @@ class FileSink:
         self._slow = bool(self._rot_callables)
 
     def _open(self, ts: float) -> None:
-        path = self.namer.active_path(ts)
-        self.fd = os.open(
-            path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, self.opts.file_mode
-        )
-        try:
-            os.fchmod(self.fd, self.opts.file_mode)  # umask must not widen or narrow it
-        except OSError:
-            pass
         if self.owner_lock:
+            fd, path = self._create_spool_file(ts)
+        else:
+            path = self.namer.active_path(ts)
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, self.opts.file_mode
+            )
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.fchmod(fd, self.opts.file_mode)  # umask must not widen or narrow it
             except OSError:
-                pass  # the name is unique to this process; the lock is only a liveness hint
+                pass
+        self.fd = fd
         self.path = path
-        self.size = os.fstat(self.fd).st_size
-        self._broken_tail = self.size > 0 and not _ends_with_newline(self.fd, self.size)
+        self.size = os.fstat(fd).st_size
+        self._broken_tail = self.size > 0 and not _ends_with_newline(fd, self.size)
         self.records = 0
         self.opened_at = ts
         self.next_at = self._rotation.next_at(ts) if self._rotation is not None else math.inf
+
+    def _create_spool_file(self, ts: float) -> tuple[int, str]:
+        # locked before it is visible (recover never seals it), never through a symlink; a
+        # name somebody planted something at is skipped for the next sequence number
+        for _ in range(_NAME_ATTEMPTS - 1):
+            path = self.namer.active_path(ts)
+            try:
+                return create_spool_file(path, self.opts.file_mode, lock=True), path
+            except FileExistsError:
+                continue
+        path = self.namer.active_path(ts)
+        return create_spool_file(path, self.opts.file_mode, lock=True), path
 
     def write(self, data: bytes, ts: float, rec: Any = None) -> None:
         """Append one complete line (``data`` ends with ``\\n``)."""
@@ -104,7 +118,7 @@ class FileSink:
                 return
             try:
                 n = os.write(self.fd, data)
-            except OSError as exc:
+            except Exception as exc:
                 self._failed(exc)
                 return
             self.size += n
@@ -115,7 +129,7 @@ class FileSink:
     def _write_rest(self, data: bytes, n: int) -> None:
         try:
             self._write_all(data[n:], count=False)
-        except OSError as exc:
+        except Exception as exc:
             self._failed(exc)
 
     def _write_slow(self, data: bytes, ts: float, rec: Any) -> None:
@@ -132,7 +146,7 @@ class FileSink:
             if self._broken_tail:
                 data = b"\n" + data
             self._write_all(data)
-        except OSError as exc:
+        except Exception as exc:  # every write path contains every error (catch=True)
             self._failed(exc)
             return
         if self._lost:
@@ -146,30 +160,36 @@ class FileSink:
     def write_many(self, items: list[tuple[bytes, float, Any]]) -> None:
         """Append many lines with as few system calls as rotation allows (enqueue mode)."""
         with self.lock:
-            chunk: list[bytes] = []
-            size = 0
-            for data, ts, rec in items:
-                due = (
-                    self.fd < 0
-                    or self._slow
-                    or ts >= self.next_at
-                    or (self._size_limit and self.size + size + len(data) > self._size_limit)
-                )
-                if due:
-                    if chunk:
-                        self._write_chunk(chunk)
-                        chunk, size = [], 0
-                    self._write_slow(data, ts, rec)
-                    continue
-                chunk.append(data)
-                size += len(data)
-            if chunk:
-                self._write_chunk(chunk)
+            try:
+                self._write_many_locked(items)
+            except Exception as exc:  # the steps contain their own errors; this is a backstop
+                self._failed(exc, 0)
+
+    def _write_many_locked(self, items: list[tuple[bytes, float, Any]]) -> None:
+        chunk: list[bytes] = []
+        size = 0
+        for data, ts, rec in items:
+            due = (
+                self.fd < 0
+                or self._slow
+                or ts >= self.next_at
+                or (self._size_limit and self.size + size + len(data) > self._size_limit)
+            )
+            if due:
+                if chunk:
+                    self._write_chunk(chunk)
+                    chunk, size = [], 0
+                self._write_slow(data, ts, rec)
+                continue
+            chunk.append(data)
+            size += len(data)
+        if chunk:
+            self._write_chunk(chunk)
 
     def _write_chunk(self, chunk: list[bytes]) -> None:
         try:
             self._write_all(b"".join(chunk))
-        except OSError as exc:
+        except Exception as exc:
             self._failed(exc, len(chunk))
             return
         self.records += len(chunk) - 1
@@ -185,7 +205,7 @@ class FileSink:
         try:
             while written < total:
                 written += os.write(self.fd, view[written:])
-        except OSError:
+        except Exception:
             if written or not count:
                 # a fragment is on disk: the next line must start on a fresh line
                 self._broken_tail = True
@@ -197,24 +217,23 @@ class FileSink:
         if count:
             self.records += 1
 
-    def _failed(self, exc: OSError, count: int = 1) -> None:
+    def _failed(self, exc: Exception, count: int = 1) -> None:
         self._lost += count
         self._slow = True
         if not self.opts.catch:
             raise exc
         if not self._error_reported:
             self._error_reported = True
-            reason = errno.errorcode.get(exc.errno or 0, "") if exc.errno else ""
             self.report(
                 f"LakeTrace: {self.label}: cannot write {self.path or 'the spool'} "
-                f"({reason} {exc.strerror or exc}); records are being lost until writing works "
-                "again (the count is reported then). The application keeps running."
+                f"({_describe(exc)}); records are being lost until writing works again (the "
+                "count is reported then). The application keeps running."
             )
-        if exc.errno in (errno.EBADF, errno.ENOENT, errno.ESTALE):
+        if getattr(exc, "errno", None) in (errno.EBADF, errno.ENOENT, errno.ESTALE):
             # the descriptor is unusable: seal what is there and start a new file later
             try:
                 self._seal_locked()
-            except OSError:
+            except Exception:
                 self._close_fd()
 
     def _close_fd(self) -> None:
@@ -230,20 +249,23 @@ class FileSink:
             return None
         path, opened = self.path, self.opened_at
         empty = self.size == 0
-        self._close_fd()
         self.path = None
         if empty:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+            self._close_fd()
             return None
-        sealed = self.namer.sealed_path(path, opened)
         try:
+            sealed = self.namer.sealed_path(path, opened)
+            # renamed while the lock is held, so recover() cannot seal it at the same time
             os.rename(path, sealed)
-        except OSError as exc:
+        except Exception as exc:
+            self._close_fd()
             self.report(f"LakeTrace: {self.label}: could not seal {path} ({exc}); recover() will.")
             return None
+        self._close_fd()
         if self.on_seal is not None:
             try:
                 self.on_seal(sealed)
@@ -254,7 +276,12 @@ class FileSink:
     def seal(self) -> str | None:
         """Close and seal the active file (no-op if none); returns the sealed path."""
         with self.lock:
-            return self._seal_locked()
+            try:
+                return self._seal_locked()
+            except Exception as exc:  # closing never raises into the application
+                self._close_fd()
+                self.report(f"LakeTrace: {self.label}: could not seal the spool file: {exc!r}")
+                return None
 
     def after_fork_child(self) -> None:
         """In a forked child: forget the parent's file (it is the parent's to seal)."""
@@ -274,6 +301,13 @@ def _ends_with_newline(fd: int, size: int) -> bool:
         return os.pread(fd, 1, size - 1) == b"\n"
     except OSError:
         return True
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        reason = errno.errorcode.get(exc.errno or 0, "") if exc.errno else ""
+        return f"{reason} {exc.strerror or exc}".strip()
+    return repr(exc)
 
 
 def _stderr(text: str) -> None:

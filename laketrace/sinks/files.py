@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..record.encoder import lake_line
 from ..record.record import Record
+from ..spool._fs import make_private_dirs
 from ..spool.ledger import shipped_stems
 from ..spool.names import (
     COMPRESSED_PATTERN,
@@ -100,7 +101,9 @@ class SpoolHandler(Handler):
         self.file.write_many(items)
 
     def close(self) -> None:
+        """Seal the active file and wait (bounded) for its compression and retention."""
         self.file.seal()
+        self.lifecycle.wait()
 
     def after_fork_child(self) -> None:
         self.file.after_fork_child()
@@ -152,10 +155,11 @@ class TextFileHandler(Handler):
         super().__init__(hid, opts, path)
         parent = os.path.dirname(os.path.abspath(path)) or "."
         try:
-            os.makedirs(parent, exist_ok=True)
-        except OSError as exc:
+            make_private_dirs(parent)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
             raise ConfigError(
-                f"add_handler 'sink': cannot create the directory of {path!r} ({exc.strerror}). "
+                f"add_handler 'sink': cannot create the directory of {path!r} ({reason}). "
                 "Give a path in a writable directory."
             ) from None
         if not os.access(parent, os.W_OK):
@@ -184,7 +188,9 @@ class TextFileHandler(Handler):
         self.file.write(self.render(rec).encode("utf-8", "replace"), rec.ts, rec)
 
     def close(self) -> None:
+        """Seal the active file and wait (bounded) for its compression and retention."""
         self.file.seal()
+        self.lifecycle.wait()
 
     def after_fork_child(self) -> None:
         self.file.after_fork_child()

@@ -3,7 +3,9 @@
 Compression never loses the original: it writes a temp file, fsyncs it, renames it into
 place, fsyncs the directory, and only then removes the original. Retention never deletes
 the active file, and never deletes a sealed spool file that has not been flushed when the
-logger has a flush target.
+logger has a flush target. A handler's ``close()`` waits (bounded by `CLOSE_WAIT`) until the
+maintenance of the file it sealed is done, so a script that closes and then copies the
+folder finds finished files.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..spool._fs import make_private_dirs, open_private
 from ..spool.names import COMPRESSIONS
 from .rotation import Retention
+
+#: seconds ``close()`` waits for the compression and retention of the file it sealed
+CLOSE_WAIT = 30.0
 
 COMPRESSED_EXT = {m: "." + m for m in COMPRESSIONS}
 
@@ -48,10 +54,10 @@ def compress_file(path: str, method: str, *, tmp_dir: str | None = None) -> str:
     """Compress ``path`` crash-safely with ``method``; returns the compressed path."""
     final = path + COMPRESSED_EXT[method]
     tmp_dir = tmp_dir or os.path.dirname(path)
-    os.makedirs(tmp_dir, exist_ok=True)
+    make_private_dirs(tmp_dir)
     tmp = os.path.join(tmp_dir, os.path.basename(final) + ".tmp")
-    mode = os.stat(path).st_mode & 0o777
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    mode = os.lstat(path).st_mode & 0o777
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as raw:
         if method == "zip":
             with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -148,6 +154,8 @@ class Maintenance:
         """Wait until every job submitted so far has run; False on timeout."""
         if self.thread is None or not self.thread.is_alive():
             return True
+        if threading.current_thread() is self.thread:
+            return True  # a job (e.g. a compression callable that logs) cannot wait for itself
         done = threading.Event()
         self.q.put(done)
         return done.wait(timeout)
@@ -198,12 +206,26 @@ class FileLifecycle:
 
     def run(self, sealed: str) -> None:
         if self.compression is not None and os.path.exists(sealed):
-            if callable(self.compression):
-                self.compression(sealed)
-            else:
-                compress_file(sealed, self.compression, tmp_dir=self.tmp_dir)
+            try:
+                if callable(self.compression):
+                    self.compression(sealed)
+                else:
+                    compress_file(sealed, self.compression, tmp_dir=self.tmp_dir)
+            except FileNotFoundError:
+                pass  # shipped, moved or removed meanwhile: nothing left to compress
         if self.retention is not None:
             self.apply_retention()
+
+    def wait(self) -> None:
+        """Wait (at most `CLOSE_WAIT` seconds) for the maintenance submitted so far."""
+        if not self.active:
+            return
+        if not maintenance.drain(CLOSE_WAIT):
+            _report(
+                f"LakeTrace: {self.label}: compression/retention still running after "
+                f"{CLOSE_WAIT:.0f}s; close() returns without waiting longer (an interrupted "
+                "compression keeps the original file; recover() cleans up)."
+            )
 
     def apply_retention(self) -> list[str]:
         assert self.retention is not None

@@ -124,18 +124,30 @@ def _callable_or_none(raw: Mapping[str, Any], key: str, what: str) -> Any:
     return value
 
 
+FILE_MODE_FORMS = (
+    "owner read+write, optionally read for group/others: 0o600 (the default), 0o640 or "
+    "0o644 (an int, or an octal string like '640')"
+)
+
+
 def _file_mode(raw: Mapping[str, Any]) -> int:
     value = raw.get("file_mode", 0o600)
-    if isinstance(value, str):
+    mode = value
+    if isinstance(mode, str):
         try:
-            value = int(value, 8)
+            mode = int(mode, 8)
         except ValueError:
             pass
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o777:
+    if not isinstance(mode, int) or isinstance(mode, bool) or not 0 <= mode <= 0o777:
+        raise ConfigError(f"config 'file_mode': expected {FILE_MODE_FORMS}, got {value!r}.")
+    # the owner must be able to write (else records are lost); nobody else may write or
+    # truncate the records; log files are never executable
+    if mode & 0o600 != 0o600 or mode & 0o133:
         raise ConfigError(
-            f"config 'file_mode': expected permission bits like 0o600 or '640', got {value!r}."
+            f"config 'file_mode': {value!r} ({oct(mode)}) is refused: expected "
+            f"{FILE_MODE_FORMS}. Write and execute bits for group/others are never allowed."
         )
-    return value
+    return mode
 
 
 @dataclass(frozen=True)

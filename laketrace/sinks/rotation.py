@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._units import parse_duration, parse_size
+from .._units import DURATION_FORMS, SIZE_FORMS, parse_duration, parse_size, unit_hint
 from ..errors import ConfigError
 from ..spool.names import COMPRESSIONS
 
@@ -40,14 +40,14 @@ _WEEKDAYS = {
 _HHMM = re.compile(r"^(?:at\s+)?([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 ROTATION_FORMS = (
-    'a size ("500 MB", "10 KB", "1 GiB" or an int of bytes), a time of day '
+    f"a size with its unit ({SIZE_FORMS}, or an int of bytes), a time of day "
     '("00:00", "daily", "hourly", "weekly", "monthly", "monday at 12:00"), an interval '
-    '("1 h", "30 s", "2 days" or a timedelta), a callable (record, file_info) -> bool, '
+    f"({DURATION_FORMS}, or a positive timedelta), a callable (record, file_info) -> bool, "
     "or a list of these"
 )
 RETENTION_FORMS = (
-    'a count of sealed files to keep (5), an age ("7 days", "12 h" or a timedelta), '
-    "or a callable (list_of_sealed_paths) -> paths_to_delete"
+    f"a count of sealed files to keep (5), an age ({DURATION_FORMS}, or a positive "
+    "timedelta), or a callable (list_of_sealed_paths) -> paths_to_delete"
 )
 COMPRESSION_FORMS = '"gz", "bz2", "xz", "zip", None, or a callable (path) -> compressed_path'
 
@@ -113,7 +113,8 @@ class Rotation:
 
 
 def _bad(key: str, value: object, forms: str) -> ConfigError:
-    return ConfigError(f"config {key!r}: cannot understand {value!r}. Accepted: {forms}.")
+    hint = unit_hint(value) if isinstance(value, str) else ""
+    return ConfigError(f"config {key!r}: cannot understand {value!r}.{hint} Accepted: {forms}.")
 
 
 def _parse_rotation_item(value: object, key: str) -> Rotation:
@@ -160,10 +161,14 @@ def _parse_rotation_item(value: object, key: str) -> Rotation:
             h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
         return Rotation(boundaries=(_next_time_of_day(h, mi, s, day),))
     size = parse_size(text)
-    if size is not None and size > 0:
+    if size is not None:
+        if size <= 0:
+            raise ConfigError(f"config {key!r}: a size must be positive, got {value!r}.")
         return Rotation(size=size)
     seconds = parse_duration(text)
-    if seconds is not None and seconds > 0:
+    if seconds is not None:
+        if seconds <= 0:
+            raise ConfigError(f"config {key!r}: an interval must be positive, got {value!r}.")
         return Rotation(boundaries=(_interval(seconds),))
     raise _bad(key, value, ROTATION_FORMS)
 
@@ -208,14 +213,24 @@ def parse_retention(value: object, *, key: str = "retention") -> Retention | Non
             )
         return Retention(count=value)
     if isinstance(value, _dt.timedelta):
-        return Retention(max_age=value.total_seconds())
+        return Retention(max_age=_positive_age(key, value, value.total_seconds()))
     if callable(value):
         return Retention(func=value)
     if isinstance(value, str):
-        seconds = parse_duration(value.strip().lower())
-        if seconds is not None and seconds > 0:
-            return Retention(max_age=seconds)
+        seconds = parse_duration(value.strip())
+        if seconds is not None:
+            return Retention(max_age=_positive_age(key, value, seconds))
     raise _bad(key, value, RETENTION_FORMS)
+
+
+def _positive_age(key: str, value: object, seconds: float) -> float:
+    # an age of zero or less would delete every sealed file at the next seal
+    if not seconds > 0:
+        raise ConfigError(
+            f"config {key!r}: an age must be positive, got {value!r} (it would delete every "
+            "sealed file). Give e.g. '7 days' or timedelta(days=7); None keeps everything."
+        )
+    return seconds
 
 
 def parse_compression(value: object, *, key: str = "compression") -> str | Callable | None:

@@ -6,6 +6,7 @@ import itertools
 import os
 import uuid
 
+from ._fs import make_private_dirs, open_private
 from .names import INTERNAL_DIR
 
 
@@ -36,7 +37,7 @@ record_ids = RecordIds()
 def spool_id(log_dir: str) -> str:
     """A random id of this spool directory, created once (names its Delta txnAppId)."""
     internal = os.path.join(log_dir, INTERNAL_DIR)
-    os.makedirs(internal, exist_ok=True)
+    make_private_dirs(internal)
     path = os.path.join(internal, "spool_id")
     try:
         with open(path) as fh:
@@ -47,7 +48,7 @@ def spool_id(log_dir: str) -> str:
         pass
     value = uuid.uuid4().hex
     tmp = path + f".{os.getpid()}.tmp"
-    with open(tmp, "w") as fh:
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as fh:
         fh.write(value)
         fh.flush()
         os.fsync(fh.fileno())

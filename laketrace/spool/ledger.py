@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+from ._fs import make_private_dirs
 from .names import INTERNAL_DIR
 
 
@@ -52,7 +53,7 @@ class Manifest:
         self.path = manifest_path(log_dir)
 
     def append(self, entry: dict) -> None:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        make_private_dirs(os.path.dirname(self.path))
         data = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:

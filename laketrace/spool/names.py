@@ -7,11 +7,17 @@ creation order::
     <logger>__<YYYYmmddTHHMMSSffffffZ>__<run_id>__<pid>__<seq>.jsonl          (active)
     <logger>__<YYYYmmddTHHMMSSffffffZ>__<run_id>__<pid>__<seq>.sealed.jsonl   (sealed)
     ...sealed.jsonl.gz | .bz2 | .xz | .zip                                    (compressed)
+
+``<logger>`` is the logger name itself when it is file-safe (``etl.daily``), else its safe
+form plus ``~`` and a short hash of the real name (``a_b~3f2a91c0`` for ``"a b"``), so two
+loggers never share file names and retention of one never touches the other's files.
+Only regular files count: a symlink or a directory with a spool-like name is never listed.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 import itertools
 import os
 import re
@@ -67,6 +73,21 @@ def safe_name(name: str, *, limit: int = 80) -> str:
     return s or "_"
 
 
+def spool_prefix(logger_name: str) -> str:
+    """The ``<logger>`` part of a logger's spool file names: unique per logger name.
+
+    >>> spool_prefix("etl.daily"), spool_prefix("a b"), spool_prefix("a/b")
+    ('etl.daily', 'a_b~c8687a08', 'a_b~c14cddc0')
+    """
+    name = str(logger_name)
+    safe = safe_name(name)
+    if safe == name and safe != "_":
+        return safe
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    # a prefix starting with "_" would hide the files from spark.read.json(log_dir)
+    return f"{'logger' if safe == '_' else safe}~{digest}"
+
+
 @dataclass(frozen=True)
 class SpoolName:
     """The parts of a spool file name."""
@@ -105,37 +126,51 @@ class SpoolNamer:
 
     def __init__(self, log_dir: str, logger_name: str, run_id: str) -> None:
         self.log_dir = log_dir
-        self.prefix = safe_name(logger_name)
+        self.prefix = spool_prefix(logger_name)
         self.run = safe_name(run_id, limit=120)
-        self._real_dir = os.path.realpath(log_dir)
+        for part in (self.prefix, self.run):  # defence in depth, checked once
+            if os.sep in part or "/" in part or part in (".", ".."):
+                raise ValueError(f"unsafe spool file name part {part!r}")
 
     def active_path(self, opened_at: float) -> str:
+        """A new, unused active file name (a symlink there is never followed: `_fs`)."""
         name = (
             f"{self.prefix}__{stamp(opened_at)}__{self.run}__{os.getpid()}__{next(_seq):06d}"
             f"{ACTIVE_SUFFIX}"
         )
-        path = os.path.join(self.log_dir, name)
-        if os.path.dirname(os.path.realpath(path)) != self._real_dir:  # defence in depth
-            raise ValueError(f"spool path {path!r} would escape log_dir {self.log_dir!r}")
-        return path
+        return os.path.join(self.log_dir, name)
 
     def sealed_path(self, active: str, opened_at: float) -> str:
         return active[: -len(ACTIVE_SUFFIX)] + SEALED_SUFFIX
 
 
-def list_spool(log_dir: str, *, logger: str | None = None) -> list[tuple[str, SpoolName]]:
-    """Spool files in ``log_dir`` (optionally of one logger), oldest first."""
-    prefix = safe_name(logger) + "__" if logger is not None else None
+def _regular_files(log_dir: str) -> list[str]:
+    """Names of the regular files in ``log_dir``: never symlinks, directories or devices."""
     out = []
     try:
-        names = os.listdir(log_dir)
-    except FileNotFoundError:
+        with os.scandir(log_dir) as it:
+            for entry in it:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        out.append(entry.name)
+                except OSError:
+                    continue  # vanished while listed
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    for fn in names:
-        if prefix is not None and not fn.startswith(prefix):
-            continue
+    return out
+
+
+def list_spool(log_dir: str, *, logger: str | None = None) -> list[tuple[str, SpoolName]]:
+    """Spool files in ``log_dir`` (optionally of exactly one logger), oldest first.
+
+    Only regular files: a symlink with a spool name is never listed (nor read, shipped or
+    deleted through it).
+    """
+    prefix = spool_prefix(logger) if logger is not None else None
+    out = []
+    for fn in _regular_files(log_dir):
         parsed = parse_spool_name(fn)
-        if parsed is not None:
+        if parsed is not None and (prefix is None or parsed.logger == prefix):
             out.append((os.path.join(log_dir, fn), parsed))
     out.sort(key=lambda item: item[1].order)
     return out
@@ -145,13 +180,11 @@ def foreign_files(log_dir: str) -> list[str]:
     """Regular files in ``log_dir`` that are not spool files (hidden and ``_`` names aside).
 
     The flush step quarantines their lines once, so nothing dropped into the spool
-    directory by mistake disappears silently.
+    directory by mistake disappears silently. Symlinks are never returned.
     """
     out = []
-    for fn in sorted(os.listdir(log_dir)):
+    for fn in sorted(_regular_files(log_dir)):
         if fn.startswith((".", "_")) or parse_spool_name(fn) is not None:
             continue
-        path = os.path.join(log_dir, fn)
-        if os.path.isfile(path) and not os.path.islink(path):
-            out.append(path)
+        out.append(os.path.join(log_dir, fn))
     return out

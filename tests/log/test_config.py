@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pytest
 
 from laketrace import ConfigError, get_logger
+from laketrace.log import registry
 
 
 @pytest.mark.parametrize(
@@ -120,3 +122,87 @@ def test_config_must_be_a_dict():
     """A non-dict config is rejected with its type named."""
     with pytest.raises(ConfigError, match="must be a dict of options, got list"):
         get_logger("x", ["level", "INFO"])  # type: ignore[arg-type]
+
+
+DESTRUCTIVE = [
+    (
+        {"retention": dt.timedelta(days=-1)},
+        r"'retention'.*must be positive, got datetime.timedelta\(days=-1\).*'7 days'",
+    ),
+    ({"retention": dt.timedelta(0)}, r"'retention'.*must be positive, got datetime.timedelta\(0\)"),
+    ({"retention": "0 days"}, r"'retention'.*must be positive, got '0 days'"),
+    ({"retention": "-1 days"}, r"'retention'.*cannot understand '-1 days'.*Accepted"),
+    ({"retention": "10 M"}, r"'retention'.*'10 M'.*ambiguous.*'10 MB'.*'10 min'"),
+    ({"retention": "7"}, r"'retention'.*cannot understand '7'.*7 days"),
+    ({"rotation": "10 M"}, r"'rotation'.*'10 M'.*ambiguous.*Accepted.*500 MB"),
+    ({"rotation": "10 m"}, r"'rotation'.*'10 m'.*ambiguous"),
+    ({"rotation": "500 MBs"}, r"'rotation'.*'500 MBs'.*write '500 MB'"),
+    ({"rotation": "500"}, r"'rotation'.*cannot understand '500'.*KB, MB, GB"),
+    ({"rotation": "10 k"}, r"'rotation'.*'10 k'.*'10 KB'"),
+    ({"rotation": "0 MB"}, r"'rotation'.*size must be positive.*'0 MB'"),
+    ({"rotation": "0 s"}, r"'rotation'.*interval must be positive"),
+    ({"rotation": dt.timedelta(seconds=-5)}, r"'rotation'.*interval must be positive"),
+    ({"file_mode": 0}, r"'file_mode'.*0.*refused.*0o600"),
+    ({"file_mode": 0o666}, r"'file_mode'.*0o666.*refused.*group/others"),
+    ({"file_mode": 0o622}, r"'file_mode'.*0o622.*refused"),
+    ({"file_mode": "602"}, r"'file_mode'.*'602'.*refused"),
+    ({"file_mode": 0o400}, r"'file_mode'.*0o400.*refused"),
+    ({"file_mode": 0o700}, r"'file_mode'.*0o700.*refused"),
+    ({"file_mode": 0o1600}, r"'file_mode'.*expected owner read\+write"),
+    ({"log_dir": ""}, r"'log_dir'.*''.*not a directory path.*log_dir="),
+    ({"log_dir": "   "}, r"'log_dir'.*not a directory path"),
+    ({"log_dir": "/tmp/a\x00b"}, r"'log_dir'.*NUL"),
+    ({"log_dir": 42}, r"'log_dir'.*expected a directory path"),
+    ({"path": ""}, r"config 'path':.*'' is empty"),
+    ({"path": "/tmp/t\x00x"}, r"config 'path':.*NUL"),
+    ({"path": "ftp://host/t"}, r"config 'path':.*unsupported URI"),
+    ({"path": 3}, r"config 'path':.*expected a path string"),
+    ({"table": "bad name!"}, r"config 'table':.*'bad name!' is not a table name.*catalog"),
+    ({"table": ""}, r"config 'table':.*not a table name"),
+    ({"table": "a.b.c.d"}, r"config 'table':.*not a table name"),
+    ({"path": "/a", "table": ""}, r"config 'table'"),
+]
+
+
+@pytest.mark.parametrize(("config", "expected"), DESTRUCTIVE)
+def test_destructive_or_ambiguous_config_is_refused(config, expected, tmp_path):
+    """Values that could destroy data or mean something else are a ConfigError at get_logger."""
+    config = {"log_dir": str(tmp_path / "spool"), "stdout": False, **config}
+    with pytest.raises(ConfigError, match=expected):
+        get_logger("refused.config", config)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"file_mode": 0o600},
+        {"file_mode": 0o640},
+        {"file_mode": "644"},
+        {"retention": "7 days"},
+        {"retention": "12 h"},
+        {"retention": dt.timedelta(hours=1)},
+        {"rotation": "500 MB"},
+        {"rotation": "1.5 GiB"},
+        {"rotation": "10kb"},
+        {"rotation": "30 s"},
+        {"rotation": "5 min"},
+        {"rotation": "2 weeks"},
+        {"path": "relative/table"},
+        {"table": "main.ops.app_logs"},
+        {"table": "`odd name`"},
+    ],
+)
+def test_accepted_forms_still_work(config, tmp_path):
+    """The documented forms are accepted (and a bare table name needs no Spark to configure)."""
+    config = {"log_dir": str(tmp_path / "spool"), "stdout": False, **config}
+    log = get_logger("accepted.config", config)
+    log.close()
+    registry.forget("accepted.config")
+
+
+def test_log_dir_none_means_the_default(tmp_path, monkeypatch):
+    """log_dir=None is the runtime default, unlike an empty string."""
+    monkeypatch.setenv("LAKETRACE_LOG_DIR", str(tmp_path / "default"))
+    log = get_logger("default.dir", {"log_dir": None, "stdout": False})
+    assert log.log_dir == str(tmp_path / "default")
+    registry.forget("default.dir")

@@ -144,3 +144,50 @@ def spool_records_of(path):
     from laketrace.spool.read import read_records
 
     return list(read_records(path))
+
+
+@pytest.mark.parametrize(
+    "text", ["10 M", "10 m", "500 MBs", "500", "10 k", "1 g", "-1 s", "1e3 MB", "nan s", "5 mo"]
+)
+def test_ambiguous_or_unitless_text_is_neither_size_nor_duration(text):
+    """A bare number, a bare M/k/g, a plural abbreviation or a sign is not a size or duration."""
+    assert parse_size(text) is None
+    assert parse_duration(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("250 ms", 0.25),
+        ("1 H", 3600),
+        ("5 mins", 300),
+        ("2 hrs", 7200),
+        ("3 days", 3 * 86400),
+        ("1 week", 604800),
+        ("1 w", 604800),
+        ("2 months", 60 * 86400),
+    ],
+)
+def test_duration_unit_words(text, seconds):
+    """Durations take unit words (plural allowed) and the single letters s, h, d and w."""
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_size_and_duration_units_never_overlap():
+    """No unit is both a size and a duration, so a value can never be read as the other."""
+    from laketrace._units import DURATION_UNITS, SIZE_UNITS
+
+    assert not set(SIZE_UNITS) & set(DURATION_UNITS)
+    assert parse_size("100 bytes") == 100 and parse_size("1 TiB") == 1 << 40
+
+
+def test_spark_side_callers_keep_their_forms():
+    """The listener's flush_interval/flush_bytes and for_executors sizes still parse."""
+    from laketrace._units import parse_spark_size
+    from spark_listener._install import _interval
+
+    assert _interval("5 min") == 300 and _interval(30) == 30
+    assert parse_size("64 MB") == 64_000_000 and parse_size("256 KB") == 256_000
+    assert parse_spark_size("1g") == 1 << 30 and parse_spark_size("512m") == 512 << 20
+    with pytest.raises(ValueError, match="flush_interval"):
+        _interval("10 M")

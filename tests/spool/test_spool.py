@@ -12,7 +12,13 @@ from laketrace import get_logger
 from laketrace.schema import SPOOL_COLUMNS
 from laketrace.spool.names import list_spool, parse_spool_name, safe_name
 
-from ..conftest import files_in, spool_lines, spool_records
+from ..conftest import files_in as _files_in
+from ..conftest import spool_lines, spool_records
+
+
+def files_in(directory: str) -> list[str]:
+    """The entries of ``directory`` without LakeTrace's internal ``_laketrace`` folder."""
+    return [n for n in _files_in(directory) if n != "_laketrace"]
 
 
 def test_file_name_carries_logger_run_and_pid(make_logger, log_dir):
