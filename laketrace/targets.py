@@ -138,10 +138,19 @@ def with_quarantine(
     """
     if quarantine is None:
         return target
-    if target.kind == "table":
-        q = resolve_target(table=os.fspath(quarantine), runtime=runtime, has_spark=has_spark)
-    else:
-        q = resolve_target(path=quarantine, runtime=runtime, has_spark=has_spark)
+    if target.kind == "table":  # a catalog table's quarantine is a catalog table too
+        name = check_table(quarantine, what="flush quarantine=")
+        return dataclasses.replace(target, quarantine=name, quarantine_local=None)
+    text = check_path(quarantine, what="flush quarantine=")
+    q = resolve_target(path=text, runtime=runtime, has_spark=has_spark)
+    if has_spark and not os.path.isabs(text) and "://" not in text and ":/" not in text:
+        # Spark resolves a relative location itself (e.g. Fabric's Tables/<name>)
+        return dataclasses.replace(target, quarantine=text, quarantine_local=None)
+    if not has_spark and q.local_path is None:
+        raise ConfigError(
+            f"flush quarantine={text!r} needs Spark (no local path reaches it without one): "
+            "give a local quarantine path, or pass a SparkSession to flush_to_delta."
+        )
     return dataclasses.replace(target, quarantine=q.location, quarantine_local=q.local_path)
 
 

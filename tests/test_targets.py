@@ -152,3 +152,19 @@ def test_check_accepts_every_documented_form():
         assert check_path(p) == p
     for t in ("logs", "ops.logs", "main.ops.logs", "`odd name`", " padded "):
         assert check_table(t) == t.strip()
+
+
+def test_quarantine_option_keeps_the_target_kind():
+    """A table target's quarantine stays a catalog table (even a bare name on Fabric), a
+    relative path is left to Spark, and a remote quarantine without Spark is refused."""
+    table = resolve_target(table="lh.logs", runtime="fabric", has_spark=True)
+    q = with_quarantine(table, "rejects", runtime="fabric", has_spark=True)
+    assert (q.kind, q.quarantine, q.quarantine_local) == ("table", "rejects", None)
+    fabric = resolve_target(path="/lakehouse/default/Tables/logs", runtime="fabric", has_spark=True)
+    q = with_quarantine(fabric, "Tables/rejects", runtime="fabric", has_spark=True)
+    assert q.quarantine == "Tables/rejects"
+    local = resolve_target(path="/data/logs", runtime="local")
+    with pytest.raises(ConfigError, match="needs Spark"):
+        with_quarantine(
+            local, "abfss://c@a.dfs.core.windows.net/q", runtime="local", has_spark=False
+        )
