@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..record.levels import Level, parse_level
 from ..runtime import default_log_dir
 from ..sinks.options import HandlerOptions, check_keys, parse_bool, parse_handler_options
-from .redact import compile_redactor
+from .redact import Redactor, compile_redactor
 
 LOGGER_KEYS = (
     "log_dir",
@@ -84,7 +84,7 @@ class LoggerConfig:
     stdout: bool
     handler: HandlerOptions
     stdout_handler: HandlerOptions
-    redact: Callable[[str], str] | None
+    redact: Redactor | None
     path: str | None
     table: str | None
     clock: Callable[[], float]
