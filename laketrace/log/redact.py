@@ -15,7 +15,6 @@ hands them out as plain, portable regex strings (Python ``re`` and ``java.util.r
 from __future__ import annotations
 
 import difflib
-import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -23,35 +22,43 @@ from typing import Any
 from ..errors import ConfigError
 from ..record.encoding import context_value
 from ..record.record import ExceptionInfo, JobContext, Record, mask_exception
-
-MASK = "***"
-#: field values shorter than this are masked in their field only, not elsewhere in the record
-MIN_LITERAL = 4
-_MAX_DEPTH = 32
-_MAX_NODES = 10_000
+from .secret_fields import (
+    MASK,
+    MIN_LITERAL,
+    SECRET_NAME_ENDINGS,
+    SECRET_NAME_PARTS,
+    SECRET_NAME_WORDS,
+    SecretWalk,
+    is_secret_name,
+)
 
 # Portable syntax only (no named groups, no Python-only flags): a JVM appender loads these.
 # Each alternative of a pattern has exactly one capturing group; the text up to the end of
-# that group is kept and the rest of the match becomes MASK.
+# that group is kept and the rest of the match becomes MASK. Every match starts at (or a
+# fixed distance before) one of its pattern's `_TRIGGERS`, which is what keeps masking fast.
 _SECRET_KEY = (
-    r"(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key"
+    r"(?:pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key|access[_-]?key"
     r"|account[_-]?key|private[_-]?key|subscription[_-]?key|credentials?)"
 )
-_SEP = r"[\"']?\s*[=:]\s*"
+_SEP = r"(?:\\?[\"']|&quot;)?\s*[=:]\s*"
+_SIG_VALUE = r"(?:[^&\s\"'<>%]|%(?!26))+"
 BUILTIN_PATTERNS: dict[str, str] = {
     "bearer": r"(\b[Bb]earer\s+)[A-Za-z0-9\-._~+/]+=*",
     "databricks_token": r"()\bdapi[0-9a-f]{32}(?:-[0-9]+)?\b",
-    "azure_sas_sig": (r"(?i:((?:\b|%26|%3F|\\u0026)sig(?:=|%3D))(?:[^&\s\"'<>%]|%(?!26))+)"),
-    "url_signature": (r"(?i:((?:\b|%26|\\u0026)signature(?:=|%3D))(?:[^&\s\"'<>%]|%(?!26))+)"),
+    "azure_sas_sig": rf"(?i:((?:\b|%26|%3F|\\u0026)sig(?:=|%3D)){_SIG_VALUE})",
+    "url_signature": rf"(?i:((?:\b|%26|%3F|\\u0026)signature(?:=|%3D)){_SIG_VALUE})",
     "key_value": (
-        rf"(?i:({_SECRET_KEY}{_SEP}\")(?:[^\"\\\r\n]|\\.)*"
+        # \"escaped\" JSON inside JSON, "double", 'single', &quot;html&quot; or bare values
+        rf"(?i:({_SECRET_KEY}{_SEP}\\\")[^\"\\\r\n]*"
+        rf"|({_SECRET_KEY}{_SEP}\")(?:[^\"\\\r\n]|\\.)*"
         rf"|({_SECRET_KEY}{_SEP}')[^'\r\n]*"
+        rf"|({_SECRET_KEY}{_SEP}&quot;)(?:[^&\r\n]|&(?!quot;))*"
         rf"|({_SECRET_KEY}{_SEP})[^\s\"'&,;<>]+)"
     ),
     "connection_string_key": r"(\b(?:AccountKey|SharedAccessKey)=)[^;\s\"']+",
     "authorization_header": (
-        r"(?i:(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:[a-z][a-z0-9-]{0,30}\s+)?)"
-        r"[^\s\"',;]+)"
+        r"(?i:(\b(?:proxy-)?authorization(?:\\?[\"']|&quot;)?\s*[:=]\s*(?:\\?[\"']|&quot;)?"
+        r"(?:[a-z][a-z0-9-]{0,30}\s+)?)[^\s\"',;&\\]+)"
     ),
     "basic_auth": (
         # base64 (length a multiple of 4) with an upper case letter, digit or symbol after
@@ -60,37 +67,30 @@ BUILTIN_PATTERNS: dict[str, str] = {
         r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])"
     ),
     "url_credentials": (
-        r"(\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/?#@:\"'<>]{0,256}:)[^\s/?#\"'<>]+(?=@)"
+        r"(://[^\s/?#@:\"'<>]{0,256}:)[^\s/?#\"'<>]+(?=@)"
         r"|(\bjdbc:oracle:[A-Za-z]{1,10}:[^\s/@:\"'<>]{0,256}/)[^\s@\"'<>]+(?=@)"
     ),
-    "jwt": r"()\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+    "jwt": r"()(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
     "private_key": r"(-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----)[\s\S]*?(?=-----END|$)",
 }
+# the first letters of every `_SECRET_KEY` alternative
+_KEY_STARTS = "pass pwd secret token api access account private subscription credential".split()
+# (lower-case literal, offsets before it where a match may start) per built-in pattern
+_TRIGGERS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    "bearer": (("bearer", (0,)),),
+    "databricks_token": (("dapi", (0,)),),
+    "azure_sas_sig": (("sig", (0, 3, 6)),),
+    "url_signature": (("signature", (0, 3, 6)),),
+    "key_value": tuple((lit, (0,)) for lit in _KEY_STARTS),
+    "connection_string_key": (("accountkey", (0,)), ("sharedaccesskey", (0,))),
+    "authorization_header": (("authorization", (0, 6)),),
+    "basic_auth": (("basic", (0,)),),
+    "url_credentials": (("://", (0,)), ("jdbc:oracle:", (0,))),
+    "jwt": (("eyj", (0,)),),
+    "private_key": (("-----begin", (0,)),),
+}
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 
-#: a field name containing one of these (lowercased, separators removed) is a secret
-SECRET_NAME_PARTS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "credential",
-    "apikey",
-    "accesskey",
-    "accountkey",
-    "privatekey",
-    "sharedkey",
-    "signingkey",
-    "masterkey",
-    "encryptionkey",
-    "subscriptionkey",
-    "authorization",
-    "cookie",
-)
-#: ... or ending with one of these
-SECRET_NAME_ENDINGS = ("token", "pwd")
-#: ... or with one of these as a word (split at ``_ - .``, spaces and camelCase)
-SECRET_NAME_WORDS = ("token", "pwd", "auth", "sig", "sas", "signature")
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _REGEX_CHARS = frozenset("\\.^$*+?{}[]()|")
 
 
@@ -111,95 +111,6 @@ def builtin_patterns() -> dict[str, str]:
     return dict(BUILTIN_PATTERNS)
 
 
-@functools.lru_cache(maxsize=4096)
-def is_secret_name(name: str) -> bool:
-    """True for a field name that holds a secret (``password``, ``AccountKey``, ``x-api-key``...).
-
-    >>> [is_secret_name(n) for n in ("PASSWORD", "db_password", "AccountKey", "max_tokens")]
-    [True, True, True, False]
-    """
-    words = [w.lower() for w in _WORDS.findall(name)]
-    compact = "".join(words)
-    return (
-        any(part in compact for part in SECRET_NAME_PARTS)
-        or compact.endswith(SECRET_NAME_ENDINGS)
-        or any(w in SECRET_NAME_WORDS for w in words)
-    )
-
-
-def _secret_key(key: object) -> bool:
-    try:
-        return is_secret_name(key if type(key) is str else str(key))  # type: ignore[arg-type]
-    except Exception:
-        return False
-
-
-class _Walk:
-    """One pass over a record's field values: masks secret-named keys at any depth and
-    collects the masked values. Bounded in depth and in nodes, so shared or cyclic
-    structures cost little; what it does not reach is still covered by the text patterns."""
-
-    __slots__ = ("budget", "secrets")
-
-    def __init__(self) -> None:
-        self.budget = _MAX_NODES
-        self.secrets: list[str] = []
-
-    def mask(self, value: Any, depth: int = 0) -> Any:
-        """``value`` with every secret-named key's value replaced by MASK (copy on change)."""
-        self.budget -= 1
-        if depth >= _MAX_DEPTH or self.budget < 0:
-            return value
-        if isinstance(value, Mapping):
-            out: dict[Any, Any] = {}
-            changed = False
-            for k, v in list(value.items()):
-                if _secret_key(k):
-                    self.collect(v, depth + 1)
-                    out[k], changed = MASK, True
-                else:
-                    new = out[k] = self.mask(v, depth + 1)
-                    changed = changed or new is not v
-            return out if changed else value
-        if isinstance(value, (list, tuple)):
-            items = [self.mask(v, depth + 1) for v in value]
-            if all(a is b for a, b in zip(items, value, strict=True)):
-                return value
-            return items if isinstance(value, list) else tuple(items)
-        return value
-
-    def collect(self, value: Any, depth: int = 0) -> None:
-        """Remember the scalar texts inside a secret field's value."""
-        self.budget -= 1
-        if type(value) is str:
-            self.secrets.append(value)
-        elif type(value) in (int, float):
-            self.secrets.append(str(value))
-        elif depth >= _MAX_DEPTH or self.budget < 0:
-            return
-        elif isinstance(value, Mapping):
-            for v in list(value.values()):
-                self.collect(v, depth + 1)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                self.collect(v, depth + 1)
-
-    def field(self, key: Any, value: Any) -> Any:
-        """One top-level field: MASK for a secret name, else the value with nested keys masked."""
-        try:
-            if _secret_key(key):
-                self.collect(value)
-                return MASK
-            return self.mask(value)
-        except Exception:  # a hostile mapping or sequence: its text is still pattern-masked
-            return value
-
-    def literals(self) -> list[str]:
-        """Secret values worth masking elsewhere, longest first (none is left half-masked)."""
-        found = {s for s in self.secrets if len(s) >= MIN_LITERAL and s != MASK}
-        return sorted(found, key=len, reverse=True)
-
-
 class Redactor:
     """The compiled ``redact`` config: ``redactor(text)`` masks text; `record` masks a record.
 
@@ -208,11 +119,9 @@ class Redactor:
 
     __slots__ = ("_builtin", "_custom", "_names", "spec")
 
-    def __init__(
-        self, spec: object, builtin: re.Pattern[str] | None, custom: list[re.Pattern[str]]
-    ) -> None:
+    def __init__(self, spec: object, builtin: list[str], custom: list[re.Pattern[str]]) -> None:
         self.spec = spec
-        self._builtin = builtin
+        self._builtin = _Builtins(builtin) if builtin else None
         self._custom = custom
         self._names: dict[Any, Any] = {}
 
@@ -222,7 +131,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         """``text`` with every pattern's secret part replaced by ``***``."""
         if self._builtin is not None:
-            text = self._builtin.sub(_builtin_repl, text)
+            text = self._builtin.sub(text)
         for pattern in self._custom:
             text = pattern.sub(_custom_repl, text)
         return text
@@ -240,7 +149,7 @@ class Redactor:
         return msg, out
 
     def _mask(self, msg: str, extra: Mapping[Any, Any]) -> tuple[str, dict[Any, Any], list[str]]:
-        walk = _Walk()
+        walk = SecretWalk()
         masked = [(k, walk.field(k, v)) for k, v in extra.items()] if extra else []
         literals = walk.literals()
         out: dict[Any, Any] = {}
@@ -291,6 +200,57 @@ class Redactor:
         return value
 
 
+class _Builtins:
+    """The chosen built-in patterns as one regex, tried only where a trigger literal occurs.
+
+    Same result as ``pattern.sub`` (the leftmost match wins, then the first alternative),
+    but ``re`` no longer tries every alternative at every position: text without any
+    trigger costs a ``lower()`` and a few ``str.find`` calls. Compiled with ``re.ASCII``,
+    as ``java.util.regex`` reads them by default.
+    """
+
+    __slots__ = ("any_trigger", "pattern", "triggers")
+
+    def __init__(self, names: list[str]) -> None:
+        self.pattern = re.compile("|".join(f"(?:{BUILTIN_PATTERNS[n]})" for n in names), re.ASCII)
+        self.triggers = tuple(t for n in names for t in _TRIGGERS[n])
+        # plain literals only: re scans for their first characters quickly
+        self.any_trigger = re.compile("|".join(re.escape(lit) for lit, _ in self.triggers))
+
+    def starts(self, text: str) -> list[int]:
+        """Every position where a match may start, ascending."""
+        low = text.lower()
+        if len(low) != len(text):  # a few non-ASCII letters lower to two characters
+            low = text.translate(_ASCII_LOWER)
+        # typical short text: one regex scan rejects it; long text: str.find is faster
+        if len(low) < 4096 and self.any_trigger.search(low) is None:
+            return []
+        found: set[int] = set()
+        for lit, offsets in self.triggers:
+            i = low.find(lit)
+            while i >= 0:
+                found.update(i - off for off in offsets if off <= i)
+                i = low.find(lit, i + 1)
+        return sorted(found)
+
+    def sub(self, text: str) -> str:
+        parts: list[str] = []
+        last = 0
+        match = self.pattern.match
+        for start in self.starts(text):
+            if start < last:
+                continue
+            m = match(text, start)
+            if m is not None:
+                parts.append(text[last:start])
+                parts.append(_builtin_repl(m))
+                last = m.end()
+        if not parts:
+            return text
+        parts.append(text[last:])
+        return "".join(parts)
+
+
 def _builtin_repl(match: re.Match[str]) -> str:
     idx = match.lastindex
     if idx is None:
@@ -335,14 +295,13 @@ def compile_redactor(value: object, *, key: str = "redact") -> Redactor | None:
             f"config {key!r}: expected True, False, or a list of built-in pattern names "
             f"{sorted(BUILTIN_PATTERNS)} and regular expressions, got {value!r}."
         )
-    builtin: list[str] = []
+    builtin: set[str] = set()
     custom: list[re.Pattern[str]] = []
     for item in items:
         if item == "builtin":
-            builtin.extend(p for p in BUILTIN_PATTERNS.values() if p not in builtin)
+            builtin.update(BUILTIN_PATTERNS)
         elif isinstance(item, str) and item in BUILTIN_PATTERNS:
-            if BUILTIN_PATTERNS[item] not in builtin:
-                builtin.append(BUILTIN_PATTERNS[item])
+            builtin.add(item)
         elif isinstance(item, str):
             custom.append(_user_regex(item, key))
         elif isinstance(item, re.Pattern) and isinstance(item.pattern, str):
@@ -352,9 +311,8 @@ def compile_redactor(value: object, *, key: str = "redact") -> Redactor | None:
                 f"config {key!r}: list items must be built-in pattern names or regular "
                 f"expressions (str or re.Pattern), got {item!r}."
             )
-    combined = re.compile("|".join(f"(?:{p})" for p in builtin)) if builtin else None
     frozen = tuple(value) if isinstance(value, list) else value
-    return Redactor(frozen, combined, custom)
+    return Redactor(frozen, [n for n in BUILTIN_PATTERNS if n in builtin], custom)
 
 
 def _user_regex(item: str, key: str) -> re.Pattern[str]:
@@ -375,3 +333,17 @@ def _user_regex(item: str, key: str) -> re.Pattern[str]:
             f"config {key!r}: {item!r} is not a valid regular expression ({exc}). Escape "
             f"special characters or use a built-in name: {names}."
         ) from None
+
+
+__all__ = [
+    "BUILTIN_PATTERNS",
+    "MASK",
+    "MIN_LITERAL",
+    "SECRET_NAME_ENDINGS",
+    "SECRET_NAME_PARTS",
+    "SECRET_NAME_WORDS",
+    "Redactor",
+    "builtin_patterns",
+    "compile_redactor",
+    "is_secret_name",
+]

@@ -10,10 +10,13 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from laketrace.errors import ConfigError
 from laketrace.log.redact import (
     BUILTIN_PATTERNS,
+    _builtin_repl,
     builtin_patterns,
     compile_redactor,
     is_secret_name,
@@ -79,6 +82,21 @@ def test_auth_headers_and_url_credentials_mask_the_secret_part_only(text, masked
     out = compile_redactor(True)(text)
     assert masked in out
     assert "hunter2" not in out and "dXNlcjpodW50ZXIy" not in out and "ZXIyIn0" not in out
+
+
+QUOTED = [
+    ('{\\"password\\": \\"hunter2 x\\"}', '{\\"password\\": \\"***\\"}'),
+    ('{"password": "hunter2 \\"x\\" y", "u": 1}', '{"password": "***", "u": 1}'),
+    ("&quot;password&quot;: &quot;hunter2 x&quot;", "&quot;password&quot;: &quot;***&quot;"),
+    ("password='hunter2 x' user='bob'", "password='***' user='bob'"),
+    ("{'Authorization': 'Bearer hunter2'}", "{'Authorization': 'Bearer ***'}"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), QUOTED)
+def test_quoted_values_are_masked_whole(text, expected):
+    """Quoted values (JSON, escaped JSON in JSON, HTML ``&quot;``, Python repr) lose all of it."""
+    assert compile_redactor(True)(text) == expected
 
 
 KEPT = [
@@ -314,7 +332,8 @@ public class Mask {
 @pytest.mark.skipif(shutil.which("java") is None, reason="no JVM on this machine")
 def test_builtin_patterns_mask_the_same_in_java(tmp_path):
     """java.util.regex compiles every built-in pattern and masks the samples exactly as Python."""
-    samples = [t for t, *_ in SECRETS] + [t for t, _ in SAS_SPELLINGS + NEW_PATTERNS] + KEPT
+    samples = [t for t, *_ in SECRETS] + [t for t, _ in SAS_SPELLINGS + NEW_PATTERNS + QUOTED]
+    samples += KEPT
     (tmp_path / "patterns.txt").write_text("\n".join(builtin_patterns().values()) + "\n")
     (tmp_path / "samples.txt").write_text("\n".join(samples) + "\n")
     (tmp_path / "Mask.java").write_text(_JAVA_MASK)
@@ -327,3 +346,29 @@ def test_builtin_patterns_mask_the_same_in_java(tmp_path):
     redact = compile_redactor(True)
     assert redact is not None
     assert proc.stdout.splitlines() == [redact(s) for s in samples]
+
+
+_FRAGMENTS = [
+    "password", "PASSWD", "pwd", "secret", "Token", "api_key", "access-key", "AccountKey=",
+    "SharedAccessKey=", "Bearer ", "basic ", "Basic ", "dXNlcjpwYXNz", "dapi", "0123456789abcdef",
+    "sig", "Signature", "%26", "%3F", "%3D", "\\u0026", "&amp;", "&quot;", "authorization",
+    "Proxy-", "://", "jdbc:oracle:thin:", "eyJ", "abcdefgh", "-----BEGIN ", "PRIVATE KEY-----",
+    "-----END", "=", ":", "@", "/", "\\\"", '"', "'", " ", "\n", ";", "&", ",", "x", "Zé", "İ",
+    "\u212a", "\u017f", "\\u0026sig=v1", "%26sig%3Dv2", "%3Fsig=v3", "Proxy-Authorization: v4",
+    "pa\u017f\u017fword=v5", "to\u212aen=v6", "x-api-key: v7", "https://u:v8@h",
+    "eyJabcdefgh.eyJabcdefgh.s",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=30).map("".join))
+@example("a\\u0026sig=v1")
+@example("a%26sig%3Dv2&b")
+@example("Proxy-Authorization: v4")
+@example("pa\u017f\u017fword=v5 to\u212aen=v6")
+def test_trigger_anchored_masking_equals_plain_substitution(text):
+    """Trying the built-ins only at trigger literals gives exactly ``re.sub``'s result."""
+    redact = compile_redactor(True)
+    assert redact is not None and redact._builtin is not None
+    plain = redact._builtin.pattern.sub(_builtin_repl, text)
+    assert redact._builtin.sub(text) == plain
