@@ -82,6 +82,13 @@ class Record:
     ``level`` compares equal to its name (``record.level == "ERROR"``) and has ``.no``;
     ``name`` is an alias of ``logger_name``; ``timestamp`` is an aware UTC datetime;
     ``extra`` holds bound, contextualized and call fields with their original values.
+
+    With ``redact`` on, filters and formatters see the masked record: ``message``,
+    ``logger_name`` and ``thread_name`` masked; in ``extra`` a secret-named field is
+    ``"***"``, a dict or list holding secret-named keys is a masked copy, and any other value
+    a pattern changed is its masked text; ``exception`` is
+    ``(original class, RedactedException, None)``, whose value formats as the original did,
+    masked, and ``traceback_text()`` is the masked traceback.
     """
 
     __slots__ = (
