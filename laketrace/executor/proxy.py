@@ -26,7 +26,7 @@ from ..record.levels import Level, parse_level
 from ..record.message import format_message
 from . import driver
 from .accumulator import DriverSink, ExecutorLogParam, ExecutorRecord, TaskKey
-from .task_logger import LevelMethods, TaskLogger, task_context
+from .task_logger import LevelMethods, Masker, TaskLogger, task_context
 
 _HOST = socket.gethostname()
 _task_state: dict[str, Any] = {"id": None, "seq": 0}
@@ -50,6 +50,7 @@ class ExecutorLogger(LevelMethods):
         "_max_records",
         "_mode",
         "_name",
+        "_redact",
         "_stderr",
         "_token",
     )
@@ -66,6 +67,7 @@ class ExecutorLogger(LevelMethods):
         mode: str,
         stderr: bool,
         bound: dict[str, Any] | None = None,
+        redact: Masker | None = None,
     ) -> None:
         self._name = name
         self._token = token
@@ -76,6 +78,7 @@ class ExecutorLogger(LevelMethods):
         self._mode = mode
         self._stderr = stderr
         self._bound = bound or {}
+        self._redact = redact
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, s) for s in self.__slots__)
@@ -108,7 +111,7 @@ class ExecutorLogger(LevelMethods):
             return
         if self._mode != "accumulator" or self._acc is None:
             if self._stderr:
-                TaskLogger(self._name, self._level_no, True, self._bound)._log(
+                TaskLogger(self._name, self._level_no, True, self._bound, redact=self._redact)._log(
                     level, msg, args, fields
                 )
             return
@@ -122,7 +125,10 @@ class ExecutorLogger(LevelMethods):
         state["seq"] += 1
         seq = state["seq"]
         text = format_message(msg, args, fields)
-        ctx = context_map({**self._bound, **fields} if self._bound else fields)
+        extra = {**self._bound, **fields} if self._bound else fields
+        if self._redact is not None:  # secrets never leave the executor
+            text, extra = self._redact.mask_call(text, extra)
+        ctx = context_map(extra)
         size = len(text) + sum(len(k) + len(v) for k, v in ctx.items()) + 120
         buf = self._acc._value
         if buf.task is None:
@@ -238,6 +244,7 @@ def make_proxy(
         max_bytes=max_bytes,
         mode=mode,
         stderr=stderr,
+        redact=logger.config.redact,
     )
 
 

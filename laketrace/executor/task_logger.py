@@ -11,13 +11,23 @@ import contextlib
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, Protocol
 
 from ..record import encoding
 from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
 from ..record.message import format_message
 from ..record.record import iso_utc
+
+
+class Masker(Protocol):
+    """What executor-side loggers need of `laketrace.log.redact.Redactor` (handed to them)."""
+
+    def __call__(self, text: str) -> str:
+        """``text`` with secrets masked."""
+
+    def mask_call(self, msg: str, extra: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The message and fields of one call with secrets masked."""
 
 
 def task_context() -> Any:
@@ -70,27 +80,40 @@ class LevelMethods:
 class TaskLogger(LevelMethods):
     """The logger `get_logger` returns inside a Spark task; never opens spool files."""
 
-    __slots__ = ("_bound", "_level_no", "_stderr", "name")
+    __slots__ = ("_bound", "_level_no", "_redact", "_stderr", "name")
 
     def __init__(
-        self, name: str, level_no: int, to_stderr: bool, bound: dict | None = None
+        self,
+        name: str,
+        level_no: int,
+        to_stderr: bool,
+        bound: dict | None = None,
+        *,
+        redact: Masker | None = None,
     ) -> None:
         self.name = name
         self._level_no = level_no
         self._stderr = to_stderr
         self._bound = bound or {}
+        self._redact = redact
 
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         if not self._stderr or level.no < self._level_no:
             return
         tc = task_context()
+        text = format_message(msg, args, fields)
+        extra = {**self._bound, **fields}
+        name = self.name
+        if self._redact is not None:
+            text, extra = self._redact.mask_call(text, extra)
+            name = self._redact(name)
         rec = {
             "ts": iso_utc(time.time()),
             "level": str(level),
             "level_no": level.no,
-            "logger": self.name,
-            "msg": format_message(msg, args, fields),
-            "context": context_map({**self._bound, **fields}),
+            "logger": name,
+            "msg": text,
+            "context": context_map(extra),
             "source": "executor",
             "stage_id": tc.stageId() if tc else None,
             "partition_id": tc.partitionId() if tc else None,
@@ -102,7 +125,13 @@ class TaskLogger(LevelMethods):
             pass
 
     def bind(self, **fields: Any) -> TaskLogger:
-        return TaskLogger(self.name, self._level_no, self._stderr, {**self._bound, **fields})
+        return TaskLogger(
+            self.name,
+            self._level_no,
+            self._stderr,
+            {**self._bound, **fields},
+            redact=self._redact,
+        )
 
     def contextualize(self, **fields: Any) -> Any:
         return contextlib.nullcontext()
@@ -129,8 +158,11 @@ class TaskLogger(LevelMethods):
         return self
 
 
-def task_logger(name: str, config: Any) -> TaskLogger:
-    """The logger for ``name`` inside a Spark task (no files; stderr if configured)."""
+def task_logger(name: str, config: Any, *, redact: Masker | None = None) -> TaskLogger:
+    """The logger for ``name`` inside a Spark task (no files; stderr if configured).
+
+    ``redact`` is the compiled ``redact`` config (the log package compiles it).
+    """
     cfg = dict(config or {})
     level = parse_level(cfg.get("level", "INFO")).no
-    return TaskLogger(name, level, bool(cfg.get("executor_stderr", False)))
+    return TaskLogger(name, level, bool(cfg.get("executor_stderr", False)), redact=redact)

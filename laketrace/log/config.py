@@ -14,7 +14,7 @@ from ..runtime import default_log_dir
 from ..sinks.options import HandlerOptions, check_keys, parse_bool, parse_handler_options
 from ..spool._fs import make_private_dirs
 from ..targets import check_path, check_table
-from .redact import compile_redactor
+from .redact import Redactor, compile_redactor
 
 LOGGER_KEYS = (
     "log_dir",
@@ -96,7 +96,7 @@ class LoggerConfig:
     stdout: bool
     handler: HandlerOptions
     stdout_handler: HandlerOptions
-    redact: Callable[[str], str] | None
+    redact: Redactor | None
     path: str | None
     table: str | None
     clock: Callable[[], float]

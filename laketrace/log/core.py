@@ -12,13 +12,12 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .. import runtime as _runtime
 from ..errors import ConfigError
 from ..record.encoder import RawCall, encode_call, merge_context, static_fragment
-from ..record.encoding import context_value
 from ..record.levels import LEVELS, Level
 from ..record.message import format_message
 from ..record.record import JobContext, Record, exc_info_from
@@ -113,6 +112,8 @@ class Core:
         probe.hostname, probe.pid, probe.runtime = self.hostname, _ids.pid, self.runtime
         probe.app_id, probe.app_name, probe.job = self.app_id, self.app_name, None
         probe.exception = None
+        if self.redact is not None:  # the logger name and app name as the records carry them
+            self.redact.origin(probe)
         return static_fragment(probe)
 
     def emit(
@@ -191,8 +192,6 @@ class Core:
             extra = bound.copy() if bound else {}
         if job is not None and _job_fields[0]:
             extra = {**_job_fields[0], **extra}
-        if self.redact is not None:
-            msg, extra = apply_redaction(self.redact, msg, extra)
         code = f.f_code
         thread = _current_thread()
         rec = Record.__new__(Record)
@@ -208,6 +207,8 @@ class Core:
         rec.app_id, rec.app_name, rec.job = self.app_id, self.app_name, job
         rec._line = None
         rec._frag = self._frag if job is None else None
+        if self.redact is not None:
+            self.redact.record(rec)
         return rec
 
     def dispatch(self, rec: Record) -> None:
@@ -216,7 +217,7 @@ class Core:
         if no < self.min_no:
             return
         if self.redact is not None:
-            rec.message, rec.extra = apply_redaction(self.redact, rec.message, rec.extra)
+            self.redact.record(rec)
         for h in self.handlers:
             if no >= h.levelno:
                 h.handle(rec)
@@ -327,7 +328,7 @@ class Core:
         return QueuedHandler(handler, self._drop_notice)
 
     def _drop_notice(self, dropped: int) -> Record:
-        return self.make_record(
+        rec = self.make_record(
             LEVELS["WARNING"],
             f"LakeTrace dropped {dropped} record(s): the enqueue queue was full "
             "(queue_full='drop'). Raise queue_size or use queue_full='block' to keep them.",
@@ -335,6 +336,9 @@ class Core:
             module="laketrace.sinks.enqueue",
             function="QueuedHandler.handle",
         )
+        if self.redact is not None:  # it skips dispatch: mask its logger name here
+            self.redact.record(rec)
+        return rec
 
     def close(self) -> None:
         with self.lock:
@@ -348,18 +352,3 @@ class Core:
     def after_fork_child(self) -> None:
         self.lock = threading.RLock()
         self._frag = self._default_fragment()
-
-
-def apply_redaction(
-    redact: Callable[[str], str], msg: str, extra: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """Mask secrets in the message and in field values (as their context text)."""
-    msg = redact(msg)
-    if extra:
-        out = {}
-        for k, v in extra.items():
-            text = v if type(v) is str else context_value(v)
-            masked = redact(text)
-            out[k] = masked if (masked != text or type(v) is str) else v
-        extra = out
-    return msg, extra

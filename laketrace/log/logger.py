@@ -18,6 +18,7 @@ from . import registry
 from .config import LoggerConfig, parse_logger_config
 from .context import contextualize as _contextualize
 from .core import Core
+from .redact import Redactor, compile_redactor
 
 ExecutorMode = Literal["accumulator", "noop"]
 
@@ -226,14 +227,14 @@ class LakeTraceLogger:
         core = self._core
         return (
             _unpickle_logger,
-            (core.name, core.min_no, core.config.executor_stderr, dict(self._bound)),
+            (core.name, core.min_no, core.config.executor_stderr, dict(self._bound), core.redact),
         )
 
     def tail(self, n: int = 50, *, file: Any = None) -> list[dict[str, Any]]:
         """Print the last ``n`` records of this logger's spool, human-formatted; returns them."""
         from ..read.tail import tail_records
 
-        return tail_records(self.log_dir, n, logger=self.name, file=file)
+        return tail_records(self.log_dir, n, logger=_spool_name(self._core), file=file)
 
     def __repr__(self) -> str:
         return (
@@ -242,11 +243,13 @@ class LakeTraceLogger:
         )
 
 
-def _unpickle_logger(name: str, level_no: int, to_stderr: bool, bound: dict) -> Any:
+def _unpickle_logger(
+    name: str, level_no: int, to_stderr: bool, bound: dict, redact: Redactor | None = None
+) -> Any:
     """Rebuild a pickled driver logger: the live one on the driver, a task logger in tasks."""
     core = None if _runtime.in_spark_task() else registry.find_core(name)
     if core is None:
-        return TaskLogger(name, level_no, to_stderr, bound)
+        return TaskLogger(name, level_no, to_stderr, bound, redact=redact)
     return core.cls(core, bound) if bound else core.root
 
 
@@ -265,7 +268,8 @@ def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"get_logger: name must be a non-empty string, got {name!r}.")
     if _runtime.in_spark_task():
-        return task_logger(name, config)  # type: ignore[return-value]
+        redact = compile_redactor(dict(config or {}).get("redact", False))
+        return task_logger(name, config, redact=redact)  # type: ignore[return-value]
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(
             f"get_logger config must be a dict of options, got {type(config).__name__}: {config!r}."
@@ -291,7 +295,7 @@ def _new_core(name: str, cfg: LoggerConfig, key: Any) -> Core:
         hid,
         cfg.handler,
         cfg.log_dir,
-        name,
+        _spool_name(core),
         core.run_id,
         has_target=bool(cfg.path or cfg.table),
         clock=cfg.clock,
@@ -302,6 +306,11 @@ def _new_core(name: str, cfg: LoggerConfig, key: Any) -> Core:
         core.attach(hid, StreamHandler(hid, cfg.stdout_handler, "stdout"))
     core.root = cls(core)
     return core
+
+
+def _spool_name(core: Core) -> str:
+    """The logger name as spool file names carry it: masked like the ``logger`` column."""
+    return core.redact(core.name) if core.redact is not None else core.name
 
 
 __all__ = ["ExecutorMode", "LakeTraceLogger", "get_logger"]

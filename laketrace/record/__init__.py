@@ -4,6 +4,15 @@ encoder and the text formats (human lines, JSON for streams, user templates)."""
 from __future__ import annotations
 
 from .levels import LEVELS, Level, parse_level
-from .record import NO_JOB, ExceptionInfo, JobContext, Record
+from .record import NO_JOB, ExceptionInfo, JobContext, Record, RedactedException
 
-__all__ = ["LEVELS", "NO_JOB", "ExceptionInfo", "JobContext", "Level", "Record", "parse_level"]
+__all__ = [
+    "LEVELS",
+    "NO_JOB",
+    "ExceptionInfo",
+    "JobContext",
+    "Level",
+    "Record",
+    "RedactedException",
+    "parse_level",
+]

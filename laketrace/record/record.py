@@ -6,6 +6,7 @@ import datetime as _dt
 import sys
 import time
 import traceback as _tb
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -81,6 +82,13 @@ class Record:
     ``level`` compares equal to its name (``record.level == "ERROR"``) and has ``.no``;
     ``name`` is an alias of ``logger_name``; ``timestamp`` is an aware UTC datetime;
     ``extra`` holds bound, contextualized and call fields with their original values.
+
+    With ``redact`` on, filters and formatters see the masked record: ``message``,
+    ``logger_name`` and ``thread_name`` masked; in ``extra`` a secret-named field is
+    ``"***"``, a dict or list holding secret-named keys is a masked copy, and any other value
+    a pattern changed is its masked text; ``exception`` is
+    ``(original class, RedactedException, None)``, whose value formats as the original did,
+    masked, and ``traceback_text()`` is the masked traceback.
     """
 
     __slots__ = (
@@ -188,6 +196,8 @@ class Record:
 
 
 def format_traceback(info: ExceptionInfo) -> str:
+    if isinstance(info.value, RedactedException):
+        return info.value.text
     try:
         return "".join(_tb.format_exception(info.type, info.value, info.traceback)).rstrip("\n")
     except Exception:  # a broken __str__ on the exception must not break logging
@@ -196,6 +206,8 @@ def format_traceback(info: ExceptionInfo) -> str:
 
 def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
     """The exception in Spark's structured-log shape: ``{class, msg, stacktrace[...]}``."""
+    if isinstance(info.value, RedactedException):
+        return info.value.struct_copy()
     etype = info.type
     try:
         msg: str | None = str(info.value)
@@ -219,3 +231,79 @@ def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
         )
         tb = tb.tb_next
     return {"class": cls, "msg": msg, "stacktrace": frames}
+
+
+class RedactedException(Exception):
+    """``record.exception.value`` when redaction is on: the exception as rendered, masked.
+
+    ``str()`` is the masked message; ``.struct`` and ``.text`` are the masked ``exception``
+    struct and ``traceback`` text the sinks write. Its class carries the original class's
+    name and module, so ``type(value).__name__`` and ``traceback.format_exception`` read as
+    before; the original class is ``record.exception.type``.
+    """
+
+    def __init__(self, message: str, struct: dict[str, Any], text: str) -> None:
+        super().__init__(message)
+        self.struct = struct
+        self.text = text
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def struct_copy(self) -> dict[str, Any]:
+        s = self.struct
+        return {**s, "stacktrace": [dict(f) for f in s.get("stacktrace") or ()]}
+
+    def __reduce__(self) -> tuple:
+        cls = type(self)
+        return (
+            _rebuild_redacted,
+            (cls.__module__, cls.__qualname__, str(self), self.struct, self.text),
+        )
+
+
+_redacted_types: dict[tuple[str, str], type[RedactedException]] = {}
+
+
+def _redacted_type(module: str, qualname: str) -> type[RedactedException]:
+    cls = _redacted_types.get((module, qualname))
+    if cls is None:
+        name = qualname.rsplit(".", 1)[-1]
+        attrs = {"__module__": module, "__qualname__": qualname}
+        cls = type(name, (RedactedException,), attrs)
+        if len(_redacted_types) < 1024:
+            _redacted_types[(module, qualname)] = cls
+    return cls
+
+
+def _rebuild_redacted(
+    module: str, qualname: str, msg: str, struct: dict[str, Any], text: str
+) -> RedactedException:
+    return _redacted_type(module, qualname)(msg, struct, text)
+
+
+def mask_exception(info: ExceptionInfo, mask: Callable[[str], str]) -> ExceptionInfo:
+    """``info`` rendered once (class, message, frames, traceback text) with ``mask`` applied.
+
+    The result holds no frames (so no locals) and no original exception: only the type and a
+    `RedactedException` carrying the masked rendering, which `format_traceback` and
+    `exception_struct` return as they are.
+    """
+    try:
+        struct = exception_struct(info)
+        text = mask(format_traceback(info))
+        frames = [
+            {k: mask(v) if isinstance(v, str) else v for k, v in f.items()}
+            for f in struct["stacktrace"]
+        ]
+        msg = mask(struct["msg"]) if isinstance(struct["msg"], str) else ""
+        masked = {"class": mask(struct["class"]), "msg": msg, "stacktrace": frames}
+    except Exception:  # a hostile exception must not cost the record
+        msg = "<unprintable exception>"
+        masked = {"class": "Exception", "msg": msg, "stacktrace": []}
+        text = "Exception: <unprintable exception>"
+    etype = info.type if isinstance(info.type, type) else type(info.value)
+    module = getattr(etype, "__module__", None) or "builtins"
+    qual = getattr(etype, "__qualname__", None) or "Exception"
+    value = _redacted_type(str(module), str(qual))(msg, masked, text)
+    return ExceptionInfo(etype, value, None)
