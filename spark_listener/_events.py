@@ -16,7 +16,7 @@ from typing import Any
 
 from laketrace import runtime
 from laketrace.log import ExternalSource, set_job_context
-from laketrace.record import LEVELS, JobContext
+from laketrace.record import LEVELS, JobContext, rendered_exception
 
 from ._failures import cap_reason, parse_failure
 
@@ -38,16 +38,27 @@ class EventHandler:
         self.jobs_ended = 0
         self.last_event_at = 0.0
 
-    def _emit(self, level: str, msg: str, job: JobContext | None = None, **fields: Any) -> None:
+    def _emit(
+        self, level: str, msg: str, job: JobContext | None = None, exc: Any = None, **fields: Any
+    ) -> None:
         self.source.emit(
-            LEVELS[level], msg, fields={k: v for k, v in fields.items() if v is not None}, job=job
+            LEVELS[level],
+            msg,
+            fields={k: v for k, v in fields.items() if v is not None},
+            job=job,
+            exc=exc,
         )
 
     def _failed(self, what: str, reason: str | None, job: JobContext | None, **fields: Any) -> None:
         """An ERROR record for a failure: ``msg`` ends with the root cause, the raw reason
         (capped) stays in ``context['reason']``."""
         failure = parse_failure(reason)
-        self._emit("ERROR", f"{what}: {failure.summary}", job, reason=cap_reason(reason), **fields)
+        exc = None
+        if failure.exception is not None:  # the exception and traceback columns
+            exc = rendered_exception(failure.exception, failure.traceback)
+        self._emit(
+            "ERROR", f"{what}: {failure.summary}", job, exc, reason=cap_reason(reason), **fields
+        )
 
     def safely(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run a handler; never let an exception reach Spark's listener bus."""

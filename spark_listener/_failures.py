@@ -74,8 +74,11 @@ def parse_failure(text: str | None) -> Failure:
 
 def _parse(raw: str) -> Failure:
     killed = _KILLED.match(raw)
-    if killed:
-        inner = _parse(killed.group(1).split(": ", 1)[-1] if ": " in killed.group(1) else "")
+    if killed:  # "TaskKilled (another attempt succeeded)" or "(Stage cancelled: <cause>)"
+        why = killed.group(1)
+        if not why.startswith("Stage cancelled: "):
+            return Failure(f"TaskKilled ({_first_line(why)})")
+        inner = _parse(why[len("Stage cancelled: ") :])
         cause = f" after {inner.summary}" if inner.summary else ""
         return Failure(f"TaskKilled (stage cancelled{cause})")
     body = _WRAPPER.sub("", raw, count=1)

@@ -4,7 +4,14 @@ encoder and the text formats (human lines, JSON for streams, user templates)."""
 from __future__ import annotations
 
 from .levels import LEVELS, Level, parse_level
-from .record import NO_JOB, ExceptionInfo, JobContext, Record, RedactedException
+from .record import (
+    NO_JOB,
+    ExceptionInfo,
+    JobContext,
+    Record,
+    RenderedException,
+    rendered_exception,
+)
 
 __all__ = [
     "LEVELS",
@@ -13,6 +20,7 @@ __all__ = [
     "JobContext",
     "Level",
     "Record",
-    "RedactedException",
+    "RenderedException",
     "parse_level",
+    "rendered_exception",
 ]

@@ -87,7 +87,7 @@ class Record:
     ``logger_name`` and ``thread_name`` masked; in ``extra`` a secret-named field is
     ``"***"``, a dict or list holding secret-named keys is a masked copy, and any other value
     a pattern changed is its masked text; ``exception`` is
-    ``(original class, RedactedException, None)``, whose value formats as the original did,
+    ``(original class, RenderedException, None)``, whose value formats as the original did,
     masked, and ``traceback_text()`` is the masked traceback.
     """
 
@@ -196,7 +196,7 @@ class Record:
 
 
 def format_traceback(info: ExceptionInfo) -> str:
-    if isinstance(info.value, RedactedException):
+    if isinstance(info.value, RenderedException):
         return info.value.text
     try:
         return "".join(_tb.format_exception(info.type, info.value, info.traceback)).rstrip("\n")
@@ -206,7 +206,7 @@ def format_traceback(info: ExceptionInfo) -> str:
 
 def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
     """The exception in Spark's structured-log shape: ``{class, msg, stacktrace[...]}``."""
-    if isinstance(info.value, RedactedException):
+    if isinstance(info.value, RenderedException):
         return info.value.struct_copy()
     etype = info.type
     try:
@@ -233,8 +233,9 @@ def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
     return {"class": cls, "msg": msg, "stacktrace": frames}
 
 
-class RedactedException(Exception):
-    """``record.exception.value`` when redaction is on: the exception as rendered, masked.
+class RenderedException(Exception):
+    """An exception known only by its rendering: ``record.exception.value`` when redaction
+    is on (the rendering is masked), and of listener records for failures Spark reported.
 
     ``str()`` is the masked message; ``.struct`` and ``.text`` are the masked ``exception``
     struct and ``traceback`` text the sinks write. Its class carries the original class's
@@ -257,36 +258,36 @@ class RedactedException(Exception):
     def __reduce__(self) -> tuple:
         cls = type(self)
         return (
-            _rebuild_redacted,
+            _rebuild_rendered,
             (cls.__module__, cls.__qualname__, str(self), self.struct, self.text),
         )
 
 
-_redacted_types: dict[tuple[str, str], type[RedactedException]] = {}
+_rendered_types: dict[tuple[str, str], type[RenderedException]] = {}
 
 
-def _redacted_type(module: str, qualname: str) -> type[RedactedException]:
-    cls = _redacted_types.get((module, qualname))
+def _rendered_type(module: str, qualname: str) -> type[RenderedException]:
+    cls = _rendered_types.get((module, qualname))
     if cls is None:
         name = qualname.rsplit(".", 1)[-1]
         attrs = {"__module__": module, "__qualname__": qualname}
-        cls = type(name, (RedactedException,), attrs)
-        if len(_redacted_types) < 1024:
-            _redacted_types[(module, qualname)] = cls
+        cls = type(name, (RenderedException,), attrs)
+        if len(_rendered_types) < 1024:
+            _rendered_types[(module, qualname)] = cls
     return cls
 
 
-def _rebuild_redacted(
+def _rebuild_rendered(
     module: str, qualname: str, msg: str, struct: dict[str, Any], text: str
-) -> RedactedException:
-    return _redacted_type(module, qualname)(msg, struct, text)
+) -> RenderedException:
+    return _rendered_type(module, qualname)(msg, struct, text)
 
 
 def mask_exception(info: ExceptionInfo, mask: Callable[[str], str]) -> ExceptionInfo:
     """``info`` rendered once (class, message, frames, traceback text) with ``mask`` applied.
 
     The result holds no frames (so no locals) and no original exception: only the type and a
-    `RedactedException` carrying the masked rendering, which `format_traceback` and
+    `RenderedException` carrying the masked rendering, which `format_traceback` and
     `exception_struct` return as they are.
     """
     try:
@@ -305,5 +306,14 @@ def mask_exception(info: ExceptionInfo, mask: Callable[[str], str]) -> Exception
     etype = info.type if isinstance(info.type, type) else type(info.value)
     module = getattr(etype, "__module__", None) or "builtins"
     qual = getattr(etype, "__qualname__", None) or "Exception"
-    value = _redacted_type(str(module), str(qual))(msg, masked, text)
+    value = _rendered_type(str(module), str(qual))(msg, masked, text)
     return ExceptionInfo(etype, value, None)
+
+
+def rendered_exception(struct: dict[str, Any], text: str | None) -> ExceptionInfo:
+    """An `ExceptionInfo` for an exception that exists only as text (e.g. a failure Spark
+    reported): ``struct`` is Spark's ``{class, msg, stacktrace}``, ``text`` the traceback."""
+    cls = str(struct.get("class") or "Exception")
+    module, _, qual = cls.rpartition(".")
+    value = _rendered_type(module or "builtins", qual)(struct.get("msg") or "", struct, text or "")
+    return ExceptionInfo(type(value), value, None)

@@ -128,3 +128,34 @@ def test_reason_is_capped():
     capped = cap_reason(long)
     assert capped is not None and capped.endswith("[10 more characters]")
     assert cap_reason("short") == "short" and cap_reason(None) is None
+
+
+def test_failure_records_carry_exception_and_traceback(tmp_path):
+    """A listener failure record has msg ending with the cause, the traceback column, and the
+    exception in Spark's shape (what SQL over the table groups by)."""
+    import laketrace
+    from laketrace.log import registry
+    from laketrace.spool.names import list_spool
+    from laketrace.spool.read import read_records
+    from spark_listener._events import EventHandler
+
+    log = laketrace.get_logger("lt.failures", {"log_dir": str(tmp_path), "stdout": False})
+    try:
+        handler = EventHandler("lt.failures", lambda: None, lambda: None)
+        handler.task_failed(7, 3, 1, 0, "1", "host-a", REASONS["python_chained-spark4"])
+        handler.task_failed(8, 3, 1, 1, "1", "host-a", "TaskKilled (another attempt succeeded)")
+        log.close()
+        recs = [r for p, _ in list_spool(str(tmp_path)) for r in read_records(p)]
+    finally:
+        registry.forget("lt.failures")
+    failed, killed = recs
+    assert failed["msg"] == (
+        "Spark task 7 (stage 3, partition 1, attempt 0) failed: ValueError: udf exploded"
+    )
+    assert failed["exception"]["class"] == "ValueError"
+    assert failed["exception"]["msg"] == "udf exploded\nsecond line"
+    assert failed["exception"]["stacktrace"][-1]["method"] == "inner"
+    assert failed["traceback"].startswith("Traceback (most recent call last):")
+    assert failed["context"]["reason"].startswith("org.apache.spark.api.python.PythonException")
+    assert (killed["exception"], killed["traceback"]) == (None, None)
+    assert killed["msg"].endswith("failed: TaskKilled (another attempt succeeded)")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import laketrace
-from laketrace.record.record import RedactedException
+from laketrace.record.record import RenderedException
 
 from ..conftest import spool_records
 
@@ -180,12 +180,12 @@ def test_chained_cause_is_masked_in_the_traceback(make_logger, log_dir):
 
 
 def test_formatters_see_the_masked_rendering(make_logger, tmp_path):
-    """Filters and formatters get the original class and a masked `RedactedException` value."""
+    """Filters and formatters get the original class and a masked `RenderedException` value."""
     log, out = _all_sinks(make_logger, tmp_path, stdout=False)
     _log_exception(log)
     log.close()
     ((etype, value, formatted),) = out["formatter"]
-    assert etype is ValueError and isinstance(value, RedactedException)
+    assert etype is ValueError and isinstance(value, RenderedException)
     assert type(value).__name__ == "ValueError" and str(value) == "connect failed: password=***"
     assert formatted == "ValueError: connect failed: password=***\n"
     assert "_raise_plain" in value.text and value.struct["class"] == "ValueError"

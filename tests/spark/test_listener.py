@@ -102,6 +102,8 @@ def test_failing_udf_produces_error_records_with_traceback(spark, installed, log
     # the message names the Python error, not Spark's wrapper
     assert task_err["msg"].endswith("failed: ValueError: bad row 0")
     assert all(r["msg"].endswith("ValueError: bad row 0") for r in errors if "job" in r["msg"])
+    assert task_err["exception"]["class"] == "ValueError"
+    assert task_err["traceback"].startswith("Traceback (most recent call last):")
     assert "ValueError: bad row" in task_err["context"]["reason"]
     assert "Traceback" in task_err["context"]["reason"]
     assert all(r["source"] == "listener" for r in recs)
