@@ -70,7 +70,7 @@ def hold(marker: str, release: str, info: dict) -> None:
     with open(marker + ".tmp", "w") as fh:
         json.dump(info, fh)
     os.replace(marker + ".tmp", marker)
-    deadline = time.monotonic() + WAIT
+    deadline = time.monotonic() + 2 * WAIT  # outlasts every wait of the driver
     while not os.path.exists(release) and time.monotonic() < deadline:
         time.sleep(0.05)
 
@@ -168,7 +168,7 @@ class Cluster:
 
 
 def run_in_thread(group: str, action: Any) -> tuple[threading.Thread, dict]:
-    """Run ``action(sc)`` in job group ``group`` on a thread; its result/error land in a dict."""
+    """Run ``action()`` in job group ``group`` on a thread; its result or error lands in a dict."""
     out: dict[str, Any] = {}
 
     def target() -> None:
