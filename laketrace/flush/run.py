@@ -46,7 +46,12 @@ DEFAULT_BATCH_BYTES = {"spark": 1024 * 1024 * 1024, "delta-rs": 128 * 1024 * 102
 
 @dataclass
 class FlushResult:
-    """What one flush shipped."""
+    """What one flush shipped.
+
+    ``table_version`` is the target's version after this flush's last commit; a flush
+    that shipped nothing reports this spool's last committed version from its ledger
+    (None if it never committed there) and does not read the table.
+    """
 
     files: int = 0
     records: int = 0
@@ -174,7 +179,9 @@ def flush_to_delta(
             manifest, target.key, spool_dir, batch_bytes or DEFAULT_BATCH_BYTES[writer.name]
         )
         if not work:
-            result.table_version = writer.table_version() if writer.exists() else None
+            # nothing to ship: leave the table alone (on Spark, even reading its version
+            # starts a job, which a listener would log and answer with another flush)
+            result.table_version = manifest.last_table_version(target.key)
         else:
             writer.ensure_tables(partition_by)
         for index, batch in enumerate(work, 1):

@@ -96,6 +96,14 @@ class Manifest:
                     shipped.update(f["stem"] for f in done.get("files", []))
         return last, [planned[b] for b in sorted(planned)], shipped
 
+    def last_table_version(self, target_key: str) -> int | None:
+        """The Delta version of this spool's last committed batch to one target (None if none)."""
+        version = None
+        for entry in self.entries(target_key):
+            if entry.get("event") == "committed" and isinstance(entry.get("table_version"), int):
+                version = entry["table_version"]
+        return version
+
 
 def _ends_with_newline(path: str) -> bool:
     with open(path, "rb") as fh:
