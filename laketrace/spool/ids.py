@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import uuid
 
 from .names import INTERNAL_DIR
+
+_ID = re.compile("[0-9a-f]{32}")
 
 
 class RecordIds:
@@ -33,29 +36,42 @@ class RecordIds:
 record_ids = RecordIds()
 
 
-def spool_id(log_dir: str) -> str:
-    """A random id of this spool directory, created once (names its Delta txnAppId)."""
-    internal = os.path.join(log_dir, INTERNAL_DIR)
-    os.makedirs(internal, exist_ok=True)
-    path = os.path.join(internal, "spool_id")
+def _read_id(path: str) -> str | None:
     try:
         with open(path) as fh:
             value = fh.read().strip()
-        if value:
-            return value
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return value if _ID.fullmatch(value) else None
+
+
+def spool_id(log_dir: str) -> str:
+    """A random id of this spool directory, created once (names its Delta txnAppId).
+
+    A missing or unreadable id is replaced by a new one: the flush step then finds what
+    the old id shipped from the table's commit metadata, so nothing ships twice.
+    """
+    internal = os.path.join(log_dir, INTERNAL_DIR)
+    os.makedirs(internal, mode=0o700, exist_ok=True)
+    path = os.path.join(internal, "spool_id")
+    value = _read_id(path)
+    if value:
+        return value
     value = uuid.uuid4().hex
     tmp = path + f".{os.getpid()}.tmp"
-    with open(tmp, "w") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
         fh.write(value)
         fh.flush()
         os.fsync(fh.fileno())
     try:
-        os.link(tmp, path)  # first writer wins; a racing process reads the winner's id
+        if os.path.lexists(path):
+            os.replace(tmp, path)  # a damaged id: replace it
+        else:
+            os.link(tmp, path)  # first writer wins; a racing process reads the winner's id
     except FileExistsError:
         pass
     finally:
-        os.unlink(tmp)
-    with open(path) as fh:
-        return fh.read().strip()
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return _read_id(path) or value
