@@ -26,6 +26,7 @@ readable lines ship and the rest is quarantined with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -117,6 +118,25 @@ def _warn(text: str) -> None:
         sys.stderr.write(f"WARNING LakeTrace flush: {text}\n")
     except Exception:
         pass
+
+
+def _plain_path(path: str | None) -> str | None:
+    """``//tmp/t`` and ``/tmp/./t/`` as ``/tmp/t`` (Hadoop reads ``//tmp`` as a host)."""
+    if path is None or not path.startswith("/"):
+        return path
+    return "/" + os.path.normpath(path).lstrip("/")
+
+
+def _plain_target(target: Target) -> Target:
+    if target.kind != "path":
+        return target
+    return dataclasses.replace(
+        target,
+        location=_plain_path(target.location) or target.location,
+        local_path=_plain_path(target.local_path),
+        quarantine=_plain_path(target.quarantine) or target.quarantine,
+        quarantine_local=_plain_path(target.quarantine_local),
+    )
 
 
 def choose_writer(spark: Any, target: Target) -> Writer:
@@ -399,6 +419,7 @@ def flush_to_delta(
     has_spark = spark is not None
     target = resolve_target(path=path, table=table, runtime=rt, has_spark=has_spark)
     target = with_quarantine(target, quarantine, runtime=rt, has_spark=has_spark)
+    target = _plain_target(target)
     writer = choose_writer(spark, target)
     result = FlushResult(target=target.display, writer=writer.name)
     with flush_lock(spool_dir):

@@ -228,10 +228,11 @@ class SparkWriter:
             name = prepared.origin.get(path, os.path.basename(path))
             for raw in bad:
                 reason = validate_line((raw + "\n").encode("utf-8", "surrogatepass"))
+                numbers = lines.get(raw) or []
                 out.append(
                     (
                         name,
-                        lines.get(raw),
+                        (numbers.pop(0) if len(numbers) > 1 else numbers[0]) if numbers else None,
                         reason or "Spark could not load the line",
                         raw[:RAW_LIMIT],
                         prepared.version,
@@ -346,12 +347,13 @@ class SparkWriter:
         return Outcome(written, self.table_version(), skipped, quarantined=quarantined)
 
 
-def _line_index(path: str) -> dict[str, int]:
-    """Line text -> first 1-based line number, for matching the lines Spark rejected."""
-    out: dict[str, int] = {}
+def _line_index(path: str) -> dict[str, list[int]]:
+    """Line text -> its 1-based line numbers, for matching the lines Spark rejected (a
+    line repeated in a file gets each of its numbers in turn)."""
+    out: dict[str, list[int]] = {}
     with open_spool_file(path) as fh:
         for n, raw in enumerate(fh, 1):
-            out.setdefault(raw.decode("utf-8", "replace").rstrip("\n"), n)
+            out.setdefault(raw.decode("utf-8", "replace").rstrip("\n"), []).append(n)
     return out
 
 
