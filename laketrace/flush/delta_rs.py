@@ -3,7 +3,9 @@
 delta-rs does not skip a duplicate transaction version by itself, so before each commit
 the table's recorded version for the app id is read (`DeltaTable.transaction_version`)
 and a batch at or below it is skipped. A concurrent commit conflict is retried after
-re-reading that version. Without DuckDB, lines are parsed in Python (slower).
+re-reading that version. Every commit carries LakeTrace's metadata in ``userMetadata``
+(`laketrace.flush.commits`). The quarantine commit comes first, so a batch whose main
+commit is in the table has its quarantine rows in too.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FlushError
-from ..schema import COLUMNS, REQUIRED_COLUMNS, arrow_schema, duckdb_columns
+from ..schema import arrow_schema
 from ..targets import Target
+from .commits import Commit, History, page_sizes, parse_meta
+from .duck_read import DuckReader, python_table, writer_reject_rows
 from .faults import fault
 from .writer import (
     QUARANTINE_DESCRIPTION,
@@ -22,20 +26,17 @@ from .writer import (
     TABLE_PROPERTIES,
     Outcome,
     Prepared,
+    QuarantineRow,
     check_columns,
+    name_variants,
+    new_rows,
+    quarantine_key,
 )
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 _COMMIT_RETRIES = 5
-_DUCK_COLUMNS = duckdb_columns()
-# a row DuckDB parsed but the flush must not load: a required field missing or empty, or
-# a ts that is not a timestamp (the same rule as laketrace.flush.validate)
-_BAD_ROW = " OR ".join(
-    ["TRY_CAST(ts AS TIMESTAMP) IS NULL"]
-    + [f'"{c}" IS NULL OR "{c}" = \'\'' for c in REQUIRED_COLUMNS]
-)
 
 
 def _require() -> tuple[Any, Any]:
@@ -63,7 +64,7 @@ class DeltaRsWriter:
     """Writes batches with delta-rs to a path target."""
 
     name = "delta-rs"
-    compressions: tuple[str, ...] = (".gz",)
+    lenient = frozenset({"nan", "depth"})
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -71,31 +72,16 @@ class DeltaRsWriter:
         self.dl, self.pa = _require()
         self.uri = target.local_path or target.location
         self.q_uri = target.quarantine_local or target.quarantine
-        self.duck = _duckdb()
-        self._con = None
-        # DuckDB reports bad input as duckdb.Error when it fails up front, or through
-        # Arrow (OSError / ArrowException) when it fails while streaming the result
-        self._read_errors: tuple[type[BaseException], ...] = (
-            OSError,
-            self.pa.lib.ArrowException,
-        ) + ((self.duck.Error,) if self.duck is not None else ())
-
-    def _connect(self) -> Any:
-        if self._con is None and self.duck is not None:
-            self._con = self.duck.connect(
-                config={
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                    "threads": max(1, os.cpu_count() or 1),
-                }
-            )
-        return self._con
+        self.reader = DuckReader(_duckdb(), self.pa)
 
     def exists(self) -> bool:
         return self.dl.DeltaTable.is_deltatable(self.uri)
 
     def table_version(self) -> int | None:
         return self.dl.DeltaTable(self.uri).version() if self.exists() else None
+
+    def table_id(self) -> str:
+        return str(self.dl.DeltaTable(self.uri).metadata().id)
 
     def ensure_tables(self, partition_by: str | None) -> None:
         """Create the target table if needed (the quarantine table is created on first use)."""
@@ -120,97 +106,134 @@ class DeltaRsWriter:
             configuration=dict(TABLE_PROPERTIES),
         )
 
-    def problem_files(self, paths: list[str]) -> set[str]:
-        """Files DuckDB cannot read strictly, or with rows lacking a required field.
+    def _commits(self, uri: str, limit: int) -> list[Commit]:
+        return [
+            Commit(
+                int(h.get("version", -1)),
+                int(h.get("timestamp") or 0),
+                str(h.get("operation") or ""),
+                parse_meta(h.get("userMetadata")),
+            )
+            for h in self.dl.DeltaTable(uri).history(limit)
+        ]
 
-        The successful read is kept, so a batch without problems is parsed only once.
+    def latest(self, limit: int) -> list[Commit]:
+        return self._commits(self.uri, limit) if self.exists() else []
+
+    def history(self, since_ms: int, *, quarantine: bool = False) -> History:
+        """Commits at or after ``since_ms`` (read backwards a page at a time)."""
+        uri = self.q_uri if quarantine else self.uri
+        if not self.dl.DeltaTable.is_deltatable(uri):
+            return History([], True)
+        commits: list[Commit] = []
+        for limit in page_sizes():
+            commits = self._commits(uri, limit)
+            oldest = min(commits, key=lambda c: c.version, default=None)
+            if oldest is None or oldest.timestamp_ms < since_ms:
+                return History(commits, True)
+            if len(commits) < limit:  # all there is
+                return History(commits, oldest.version == 0)
+        return History(commits, False)
+
+    def committed(self, app_id: str, version: int, since_ms: int, *, quarantine: bool) -> bool:
+        uri = self.q_uri if quarantine else self.uri
+        if not self.dl.DeltaTable.is_deltatable(uri):
+            return False
+        done = self.dl.DeltaTable(uri).transaction_version(app_id + (":q" if quarantine else ""))
+        return done is not None and done >= version
+
+    def problem_files(self, paths: list[str]) -> set[str]:
+        """Files DuckDB cannot read strictly, or with rows the one rule rejects.
+
+        One read for the whole batch; if it fails, halves are read until the failing files
+        are isolated. The successful reads are kept, so good files are parsed only once.
         """
         self._cache = None
-        con = self._connect()
-        if con is None:
+        if self.reader.connect() is None:
             return set(paths)  # no DuckDB: validate every line in Python
         if not paths:
             return set()
-        try:
-            table = self._select(paths)
-        except self._read_errors:
-            bad = set()
-            for p in paths:
-                try:
-                    part = self._select([p])
-                    if self.pa.compute.any(part.column("_bad")).as_py():
-                        bad.add(p)
-                except self._read_errors:
-                    bad.add(p)
-            return bad
+        parts: list[Any] = []
+        unreadable: set[str] = set()
+        self._probe(list(paths), parts, unreadable)
+        read = [p for p in paths if p not in unreadable]
+        if not parts:
+            return unreadable
+        table = self.pa.concat_tables(parts) if len(parts) > 1 else parts[0]
         flagged = table.filter(table.column("_bad"))
         bad_files = set(flagged.column("_file").unique().to_pylist())
-        self._cache = (list(paths), bad_files, table)
-        return {p for p in paths if p in bad_files}
+        self._cache = (read, bad_files, table)
+        return unreadable | {p for p in read if p in bad_files}
 
-    def _read_sql(self, paths: list[str]) -> str:
-        files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
-        cols = (
-            "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in _DUCK_COLUMNS.items()) + "}"
-        )
-        return (
-            f"read_json({files}, columns={cols}, format='newline_delimited', "
-            "filename=true, maximum_object_size=134217728)"
-        )
+    def _probe(self, paths: list[str], parts: list[Any], unreadable: set[str]) -> None:
+        try:
+            parts.append(self.reader.select(paths))
+        except self.reader.errors:
+            if len(paths) == 1:
+                unreadable.add(paths[0])
+                return
+            mid = len(paths) // 2
+            self._probe(paths[:mid], parts, unreadable)
+            self._probe(paths[mid:], parts, unreadable)
 
-    def _select(self, paths: list[str]) -> pa.Table:
-        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag."""
-        select = ", ".join(
-            "TRY_CAST(ts AS TIMESTAMP) AS ts, TRY_CAST(SUBSTR(ts, 1, 10) AS DATE) AS date"
-            if c.name == "ts"
-            else "NULL::TIMESTAMP AS ingested_at"
-            if c.name == "ingested_at"
-            else f'"{c.name}"'
-            for c in COLUMNS
-            if c.name != "date"
-        )
-        sql = (
-            f"SELECT {select}, filename AS _file, ({_BAD_ROW}) AS _bad FROM {self._read_sql(paths)}"
-        )
-        out = self._connect().sql(sql).arrow()
-        return out.read_all() if hasattr(out, "read_all") else out
+    def _read_clean(self, path: str, prepared: Prepared) -> pa.Table | None:
+        """A clean (Python-validated) copy; lines DuckDB still rejects are quarantined."""
+        try:
+            table = self.reader.select([path])
+            if not self.pa.compute.any(table.column("_bad")).as_py():
+                return table
+        except self.reader.errors:
+            pass
+        bad, table = self.reader.rejects(path)
+        name = prepared.origin.get(path, os.path.basename(path))
+        prepared.quarantine.extend(writer_reject_rows(path, name, bad, "DuckDB"))
+        return table
 
     def _arrow(self, prepared: Prepared) -> pa.Table:
         pa = self.pa
         schema = arrow_schema()
         if not prepared.readable:
             return schema.empty_table()
-        con = self._connect()
-        if con is not None:
-            cache = getattr(self, "_cache", None)
+        if self.reader.connect() is None:
+            table = python_table(prepared.readable, pa)
+        else:
             parts = []
             todo = list(prepared.readable)
-            if cache is not None:
-                cached_paths, bad_files, table = cache
+            if self._cache is not None:
+                cached_paths, bad_files, cached = self._cache
                 keep = [p for p in todo if p in cached_paths and p not in bad_files]
                 if keep:
-                    mask = pa.compute.is_in(table.column("_file"), pa.array(keep))
-                    parts.append(table.filter(mask) if len(keep) < len(cached_paths) else table)
+                    mask = pa.compute.is_in(cached.column("_file"), pa.array(keep))
+                    parts.append(cached.filter(mask) if len(keep) < len(cached_paths) else cached)
                 todo = [p for p in todo if p not in keep]
-            if todo:  # cleaned copies of problem files (or no cache)
-                parts.append(self._select(todo))
+            if todo:  # cleaned copies of problem files
+                try:
+                    together = self.reader.select(todo)
+                    clean = not self.pa.compute.any(together.column("_bad")).as_py()
+                except self.reader.errors:
+                    together, clean = None, False
+                if clean:
+                    parts.append(together)
+                else:
+                    parts += [
+                        t for t in (self._read_clean(p, prepared) for p in todo) if t is not None
+                    ]
+            self._cache = None
+            if not parts:
+                return schema.empty_table()
             table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
             table = table.drop_columns(["_file", "_bad"])
-            self._cache = None
-        else:
-            table = _python_table(prepared.readable, pa)
         ingested = pa.array([prepared.ingested_at] * table.num_rows, pa.timestamp("us", tz="UTC"))
         table = table.set_column(
             table.schema.get_field_index("ingested_at"), "ingested_at", ingested
         )
         table = _dedupe_executor_records(table, pa)
-        ts = table.column("ts").cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        ts = table.column("ts").cast(pa.timestamp("us", tz="UTC"))
         table = table.set_column(table.schema.get_field_index("ts"), "ts", ts)
         return table.select(schema.names).cast(schema)
 
-    def _quarantine_table(self, prepared: Prepared) -> pa.Table:
+    def _quarantine_table(self, prepared: Prepared, rows: list[QuarantineRow]) -> pa.Table:
         pa = self.pa
-        rows = prepared.quarantine
         return pa.table(
             {
                 "source_file": [r.source_file for r in rows],
@@ -225,7 +248,44 @@ class DeltaRsWriter:
             schema=arrow_schema(quarantine=True),
         )
 
-    def _commit(self, uri: str, app_id: str, version: int, data: pa.Table) -> tuple[bool, int]:
+    def _sql(self, uri: str, sql: str) -> pa.Table:
+        qb = self.dl.QueryBuilder().register("t", self.dl.DeltaTable(uri))
+        table = self.pa.RecordBatchReader.from_stream(qb.execute(sql)).read_all()
+        string_views = [self.pa.types.is_string_view(f.type) for f in table.schema]
+        schema = self.pa.schema(
+            [
+                f.with_type(self.pa.string()) if v else f
+                for f, v in zip(table.schema, string_views, strict=True)
+            ]
+        )
+        return table.cast(schema)
+
+    def _existing_quarantine(self, names: list[str]) -> set[tuple[str, int | None]]:
+        if not names or not self.dl.DeltaTable.is_deltatable(self.q_uri):
+            return set()
+        inlist = ", ".join(_sql_str(n) for n in name_variants(names))
+        got = self._sql(
+            self.q_uri, f"SELECT source_file, line_no FROM t WHERE source_file IN ({inlist})"
+        )
+        return {
+            quarantine_key(s, n) for s, n in zip(*(c.to_pylist() for c in got.columns), strict=True)
+        }
+
+    def _absent(self, data: pa.Table) -> pa.Table:
+        """``data`` without the record_ids the target holds already (same dates)."""
+        if data.num_rows == 0:
+            return data
+        pc = self.pa.compute
+        dates = [d.isoformat() for d in pc.unique(data.column("date")).to_pylist() if d]
+        where = " OR ".join(f"date = DATE {_sql_str(d)}" for d in dates) or "FALSE"
+        have = self._sql(self.uri, f"SELECT DISTINCT record_id FROM t WHERE {where}")
+        if have.num_rows == 0:
+            return data
+        return data.filter(pc.invert(pc.is_in(data.column("record_id"), have.column(0))))
+
+    def _commit(
+        self, uri: str, app_id: str, version: int, data: pa.Table, meta: str
+    ) -> tuple[bool, int]:
         """Append ``data`` with txn (app_id, version) unless already committed."""
         dl = self.dl
         for attempt in range(_COMMIT_RETRIES):
@@ -239,6 +299,7 @@ class DeltaRsWriter:
                     data,
                     mode="append",
                     commit_properties=dl.CommitProperties(
+                        custom_metadata={"userMetadata": meta},
                         app_transactions=[dl.Transaction(app_id=app_id, version=version)],
                     ),
                 )
@@ -249,17 +310,36 @@ class DeltaRsWriter:
             return False, dl.DeltaTable(uri).version()
         raise FlushError(f"could not commit to {uri} after {_COMMIT_RETRIES} attempts")
 
-    def write_batch(self, prepared: Prepared, app_id: str) -> Outcome:
-        data = self._arrow(prepared)
+    def write_batch(self, prepared: Prepared) -> Outcome:
+        v, app = prepared.version, prepared.app_id
+        main_done = prepared.main_done or self.committed(app, v, 0, quarantine=False)
+        if main_done and prepared.fresh:  # the ledger is behind the table: do not guess
+            return Outcome(0, self.table_version(), True)
+        data = None if main_done else self._arrow(prepared)  # may quarantine more lines
         quarantined = 0
-        if prepared.quarantine:
-            self._ensure(self.q_uri, arrow_schema(quarantine=True), None, main=False)
-            q_skipped, _ = self._commit(
-                self.q_uri, app_id + ":q", prepared.version, self._quarantine_table(prepared)
-            )
-            quarantined = 0 if q_skipped else len(prepared.quarantine)
+        if prepared.quarantine and not prepared.q_done:
+            rows = new_rows(prepared.quarantine, self._existing_quarantine(prepared.sources))
+            if rows:
+                self._ensure(self.q_uri, arrow_schema(quarantine=True), None, main=False)
+                q_skipped, _ = self._commit(
+                    self.q_uri,
+                    app + ":q",
+                    v,
+                    self._quarantine_table(prepared, rows),
+                    prepared.q_meta,
+                )
+                quarantined = 0 if q_skipped else len(rows)
             fault("during_quarantine")
-        skipped, version = self._commit(self.uri, app_id, prepared.version, data)
+        fault("between_commits")
+        if data is None:
+            return Outcome(0, self.table_version(), True, quarantined)
+        # the quarantine commit is in: say so, a rebuilt ledger need not look for it
+        meta = json.loads(prepared.main_meta) if prepared.main_meta else {}
+        meta["quarantined"] = len(prepared.quarantine)
+        prepared.main_meta = json.dumps(meta, separators=(",", ":"))
+        if prepared.idempotent:
+            data = self._absent(data)
+        skipped, version = self._commit(self.uri, app, v, data, prepared.main_meta)
         return Outcome(0 if skipped else data.num_rows, version, skipped, quarantined)
 
 
@@ -315,29 +395,3 @@ def _check_schema(uri: str, expected: pa.Schema, existing: pa.Schema) -> None:
         {f.name: _simple(f.type) for f in existing},
         "Flush to a new path, or migrate the table to laketrace.schema.arrow_schema().",
     )
-
-
-def _python_table(paths: list[str], pa: Any) -> pa.Table:
-    """Parse clean spool files without DuckDB (slow path)."""
-    names = [c.name for c in COLUMNS if c.in_spool]
-    cols: dict[str, list] = {n: [] for n in names}
-    for p in paths:
-        with open(p, "rb") as fh:
-            for raw in fh:
-                if not raw.strip():
-                    continue
-                obj = json.loads(raw)
-                for n in names:
-                    cols[n].append(obj.get(n))
-    fields = {f.name: f.type for f in arrow_schema()}
-    arrays = {}
-    for n in names:
-        if n == "ts":
-            arrays["ts"] = pa.array(cols["ts"], pa.string()).cast(pa.timestamp("us", tz="UTC"))
-            arrays["date"] = pa.array([s[:10] for s in cols["ts"]], pa.string()).cast(pa.date32())
-        elif n == "context":
-            arrays[n] = pa.array([list((v or {}).items()) for v in cols[n]], fields[n])
-        else:
-            arrays[n] = pa.array(cols[n], fields[n])
-    arrays["ingested_at"] = pa.nulls(len(cols["ts"]), pa.timestamp("us", tz="UTC"))
-    return pa.table(arrays)

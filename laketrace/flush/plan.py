@@ -1,5 +1,5 @@
-"""Planning a flush: which sealed files go out in which batch (Delta txnVersion), resuming
-batches a crash left planned but not committed."""
+"""Planning a flush: which sealed files go out in which batch (Delta txn app id and
+version), resuming batches a crash left planned but not committed."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import FlushError
 from ..spool._fs import make_private_dirs
-from ..spool.ledger import Manifest
-from ..spool.names import INTERNAL_DIR, foreign_files, list_spool, parse_spool_name, spool_stem
-from .prepare import FOREIGN_PREFIX, SpoolFile
+from ..spool.ledger import TableState
+from ..spool.names import (
+    INTERNAL_DIR,
+    foreign_files,
+    list_spool,
+    parse_spool_name,
+    spool_stem,
+    stamp_epoch,
+)
+from .prepare import FOREIGN_PREFIX, SpoolFile, locate
 
 try:
     import fcntl
@@ -22,11 +28,19 @@ except ImportError:  # pragma: no cover - Windows
 
 @dataclass(frozen=True)
 class Batch:
-    """One Delta commit: its txnVersion, its files, and whether it resumes a planned batch."""
+    """One Delta commit: its txn (app id, version), its files, and how to ship them."""
 
+    app_id: str
     version: int
     files: list[SpoolFile]
     resumed: bool
+    #: insert only record_ids the table does not hold yet (state was uncertain)
+    idempotent: bool = False
+    #: when it was planned (epoch ms): its commit, if any, is newer
+    since_ms: int = 0
+    #: re-run from a rebuilt ledger to confirm its quarantine rows only: files that are
+    #: gone were shipped (and then deleted), not missing
+    requeued: bool = False
 
 
 @contextlib.contextmanager
@@ -69,35 +83,72 @@ def shippable(spool_dir: str) -> dict[str, str]:
     for p, n in list_spool(spool_dir):
         if n.sealed:
             by_stem.setdefault(spool_stem(p), p)
-    for p in foreign_files(spool_dir):
+    try:
+        foreign = foreign_files(spool_dir)
+    except OSError:
+        foreign = []
+    for p in foreign:
         by_stem.setdefault(FOREIGN_PREFIX + os.path.basename(p), p)
     return by_stem
 
 
-def plan(manifest: Manifest, target_key: str, spool_dir: str, batch_bytes: int) -> list[Batch]:
-    """Batches to run: unfinished planned ones first (same files, same version), then new."""
-    last, pending, shipped = manifest.state(target_key)
-    by_stem = shippable(spool_dir)
+def created_ms(stem: str, path: str | None) -> int:
+    """The earliest time the file can have been shipped (its name's stamp, or its mtime)."""
+    name = parse_spool_name(stem)
+    if name is not None:
+        return int(stamp_epoch(name.stamp) * 1000)
+    try:
+        return int(os.lstat(path).st_mtime * 1000) if path else 0
+    except OSError:
+        return 0
+
+
+def _sized(spool_dir: str, stem: str, path: str) -> SpoolFile | None:
+    for _ in range(3):  # moved by compression between listing and stat: follow it
+        try:
+            return SpoolFile(path, stem, os.lstat(path).st_size)
+        except FileNotFoundError:
+            found = locate(spool_dir, stem)
+            if found is None or found == path:
+                return None
+            path = found
+    return None
+
+
+def plan(state: TableState, files: dict[str, str], spool_dir: str, batch_bytes: int) -> list[Batch]:
+    """Batches to run: unfinished planned ones first (same files, same txn), then new ones."""
+    assert state.app_id is not None
     work: list[Batch] = []
-    for entry in pending:
-        files = []
+    taken: set[str] = set(state.shipped)
+    for entry in state.pending:
+        batch_files = []
         for f in entry.get("files", []):
-            found = by_stem.get(f["stem"])
-            if found is None:
-                raise FlushError(
-                    f"flush batch {entry['batch']} was planned with {f['stem']} but the file "
-                    f"is gone from {spool_dir}; restore it or remove the batch from "
-                    f"{manifest.path} after checking the table."
-                )
-            files.append(SpoolFile(found, f["stem"], f["size"]))
-        work.append(Batch(int(entry["batch"]), files, True))
-        shipped.update(f.stem for f in files)
-    fresh = [
-        SpoolFile(p, stem, os.path.getsize(p))
-        for stem, p in sorted(by_stem.items(), key=lambda kv: _order(kv[1]))
-        if stem not in shipped
-    ]
+            stem = f.get("stem") if isinstance(f, dict) else None
+            if not isinstance(stem, str):
+                continue
+            path = files.get(stem) or os.path.join(spool_dir, stem)
+            batch_files.append(SpoolFile(path, stem, int(f.get("size") or 0)))
+            taken.add(stem)
+        work.append(
+            Batch(
+                str(entry["app_id"]),
+                int(entry["batch"]),
+                batch_files,
+                True,
+                idempotent=bool(entry.get("idempotent")),
+                since_ms=int(float(entry.get("at") or 0) * 1000),
+                requeued=bool(entry.get("rebuilt")),
+            )
+        )
+    fresh = []
+    for stem, p in sorted(files.items(), key=lambda kv: _order(kv[1])):
+        if stem not in taken:
+            f = _sized(spool_dir, stem, p)
+            if f is not None:
+                fresh.append(f)
+    last = state.last_batch
     for group in _group(fresh, batch_bytes):
         last += 1
-        work.append(Batch(last, group, False))
+        idem = any(f.stem in state.uncertain for f in group)
+        work.append(Batch(state.app_id, last, group, False, idempotent=idem))
     return work

@@ -1,16 +1,32 @@
-"""Making a batch of spool files ready for a writer: decompress what it cannot read, split
-files with bad lines into a clean copy plus quarantine rows, quarantine foreign files."""
+"""Making a batch of spool files ready for a writer.
+
+Every file is first *held*: hard-linked into the batch's staging directory, so a live
+logger compressing it, retention deleting it or a person moving it cannot take it away
+mid-batch (the links survive a crash, so a resumed batch still has its files). Then:
+
+* compressed files are decompressed here; a damaged one ships the lines read before the
+  damage and gets one quarantine row for the rest;
+* files the byte scan (`laketrace.flush.scan`) flags, or that the writer cannot read
+  strictly, are split line by line with the one rule into a clean copy plus quarantine
+  rows;
+* foreign files (not spool names) are quarantined line by line; a file that cannot be
+  read at all (not a regular file, no permission, an I/O error) gets one quarantine row
+  naming it; a planned file that is gone gets one ``missing`` row.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 
 from ..spool._fs import make_private_dirs, open_private_file
-from ..spool.names import COMPRESSED_SUFFIXES, spool_stem
-from ..spool.read import open_spool_file
+from ..spool.names import COMPRESSED_SUFFIXES, INTERNAL_DIR, spool_stem
+from ..spool.read import DAMAGE_ERRORS, open_regular, open_spool_file
+from .scan import suspect
 from .validate import RAW_LIMIT, validate_line
 from .writer import Prepared, QuarantineRow, Writer
 
@@ -34,74 +50,225 @@ class SpoolFile:
     def foreign(self) -> bool:
         return self.stem.startswith(FOREIGN_PREFIX)
 
+    @property
+    def name(self) -> str:
+        """The file name quarantine rows give for it."""
+        return self.stem[len(FOREIGN_PREFIX) :] if self.foreign else os.path.basename(self.path)
 
-def split_file(path: str, out_dir: str) -> tuple[str, list[QuarantineRow], int]:
-    """Validate every line of ``path``; write the good ones to ``out_dir``.
 
-    Returns ``(clean_path, quarantined_rows, good_count)``.
+def locate(spool_dir: str, stem: str, hint: str | None = None) -> str | None:
+    """Where the file ``stem`` is now: ``hint``, or the stem compressed or uncompressed.
+
+    A live logger may compress a sealed file between listing and reading it; the flush
+    follows it rather than calling it missing.
     """
-    make_private_dirs(out_dir)
-    clean = os.path.join(out_dir, spool_stem(path))
-    if not clean.endswith(".jsonl"):
-        clean += ".jsonl"
-    bad: list[QuarantineRow] = []
-    good = 0
-    with open_spool_file(path) as src, open_private_file(clean) as dst:
-        for n, raw in enumerate(src, 1):
-            if not raw.strip():
-                continue
-            reason = validate_line(raw)
-            if reason is None:
-                dst.write(raw)
-                good += 1
-            else:
-                bad.append(QuarantineRow(os.path.basename(path), n, reason, _raw_text(raw)))
-    return clean, bad, good
+    if stem.startswith(FOREIGN_PREFIX):
+        path = os.path.join(spool_dir, stem[len(FOREIGN_PREFIX) :])
+        return path if os.path.lexists(path) else None
+    base = os.path.join(spool_dir, stem)
+    for path in ([hint] if hint else []) + [base] + [base + ext for ext in COMPRESSED_SUFFIXES]:
+        if path and os.path.lexists(path):
+            return path
+    return None
+
+
+def staging_dir(spool_dir: str, app_id: str, version: int) -> str:
+    """The scratch directory of one batch (held links, decompressed and clean copies)."""
+    tag = hashlib.sha1(app_id.encode()).hexdigest()[:10]
+    return os.path.join(spool_dir, INTERNAL_DIR, "staging", f"{tag}-{version}")
+
+
+def _held(held_dir: str, f: SpoolFile) -> str | None:
+    """A link a crashed run of this batch already holds for ``f``."""
+    if f.foreign:
+        path = os.path.join(held_dir, f.name)
+        return path if os.path.lexists(path) else None
+    for ext in ("", *COMPRESSED_SUFFIXES):
+        path = os.path.join(held_dir, f.stem + ext)
+        if os.path.lexists(path):
+            return path
+    return None
+
+
+def hold(spool_dir: str, f: SpoolFile, held_dir: str) -> tuple[str | None, str | None]:
+    """``(held_path, problem)``: ``f`` linked into ``held_dir`` (None and why if it cannot)."""
+    make_private_dirs(held_dir)
+    held = _held(held_dir, f)
+    if held is not None:
+        return held, None
+    for _ in range(3):  # the file may be renamed (compressed) under our feet: follow it
+        src = locate(spool_dir, f.stem, f.path)
+        if src is None:
+            return None, "missing"
+        try:
+            mode = os.lstat(src).st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            return src, None  # reading it reports what it is; never followed or opened
+        dest = os.path.join(held_dir, os.path.basename(src))
+        try:
+            os.link(src, dest, follow_symlinks=False)
+            return dest, None
+        except FileNotFoundError:
+            continue
+        except OSError:  # no hard links here (another file system): read it in place
+            return src, None
+    return None, "missing"
 
 
 def _raw_text(raw: bytes) -> str:
     return raw[:RAW_LIMIT].decode("utf-8", "replace").rstrip("\n")
 
 
-def materialize(path: str, out_dir: str, supported: tuple[str, ...]) -> str:
-    """``path`` if the reader handles its compression, else a decompressed copy."""
-    name = os.path.basename(path)
-    if not name.endswith(COMPRESSED_SUFFIXES) or name.endswith(supported):
-        return path
+def unreadable_row(name: str, exc: BaseException) -> QuarantineRow:
+    """The one quarantine row of a file that could not be read at all."""
+    return QuarantineRow(name, None, f"could not read the file: {exc}", "")
+
+
+def _damage_row(name: str, line_no: int, exc: BaseException) -> QuarantineRow:
+    return QuarantineRow(
+        name,
+        line_no,
+        f"damaged file: {type(exc).__name__}: {exc}; lines {line_no} and after could not be "
+        f"read (lines before were loaded)",
+        "",
+    )
+
+
+def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[QuarantineRow], int]:
+    """Validate every line of ``path``; write the good ones to ``out_dir``.
+
+    Returns ``(clean_path, quarantined_rows, good_count)``; ``clean_path`` is None when no
+    line was good. ``name`` is the source file name quarantine rows carry.
+    """
     make_private_dirs(out_dir)
-    dest = os.path.join(out_dir, spool_stem(path))
-    with open_spool_file(path) as src, open_private_file(dest) as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-    return dest
+    clean = os.path.join(out_dir, spool_stem(name) or "file")
+    if not clean.endswith(".jsonl"):
+        clean += ".jsonl"
+    bad: list[QuarantineRow] = []
+    good = n = 0
+    try:
+        src = open_spool_file(path)
+    except OSError as exc:
+        return None, [unreadable_row(name, exc)], 0
+    with src, open_private_file(clean) as dst:
+        try:
+            for n, raw in enumerate(src, 1):
+                if not raw.strip():
+                    continue
+                reason = validate_line(raw)
+                if reason is None:
+                    dst.write(raw)
+                    good += 1
+                else:
+                    bad.append(QuarantineRow(name, n, reason, _raw_text(raw)))
+        except DAMAGE_ERRORS as exc:
+            bad.append(_damage_row(name, n + 1, exc) if n or good else unreadable_row(name, exc))
+    return (clean if good else None), bad, good
 
 
-def quarantine_foreign(path: str) -> list[QuarantineRow]:
+def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[QuarantineRow]]:
+    """A plain copy of the compressed ``path`` (as far as it can be read)."""
+    make_private_dirs(out_dir)
+    dest = os.path.join(out_dir, spool_stem(name))
+    n = 0
+    try:
+        src = open_spool_file(path)
+    except DAMAGE_ERRORS as exc:
+        return None, [unreadable_row(name, exc)]
+    with open_private_file(dest) as dst:
+        try:
+            with src:
+                for raw in src:
+                    dst.write(raw)
+                    n += 1
+        except DAMAGE_ERRORS as exc:
+            if not n:
+                return None, [unreadable_row(name, exc)]
+            return dest, [_damage_row(name, n + 1, exc)]
+    return dest, []
+
+
+def quarantine_foreign(path: str, name: str) -> list[QuarantineRow]:
     """Every line of a foreign file, as quarantine rows."""
-    with open(path, "rb") as fh:
-        name = os.path.basename(path)
-        return [
-            QuarantineRow(name, n, _FOREIGN_REASON, _raw_text(raw)) for n, raw in enumerate(fh, 1)
-        ]
+    rows: list[QuarantineRow] = []
+    try:
+        with open_regular(path) as fh:
+            for n, raw in enumerate(fh, 1):
+                rows.append(QuarantineRow(name, n, _FOREIGN_REASON, _raw_text(raw)))
+    except OSError as exc:
+        rows.append(unreadable_row(name, exc))
+    return rows
 
 
-def prepare(writer: Writer, version: int, files: list[SpoolFile], staging: str) -> Prepared:
-    """Decompress what the writer cannot read, find files with bad lines, split those."""
-    quarantine: list[QuarantineRow] = []
+def missing_row(stem: str, version: int) -> QuarantineRow:
+    """The quarantine row of a planned file that disappeared before it was shipped."""
+    name = stem[len(FOREIGN_PREFIX) :] if stem.startswith(FOREIGN_PREFIX) else stem
+    return QuarantineRow(
+        name,
+        None,
+        f"missing: planned for flush batch {version} but deleted before it was shipped "
+        "(by retention or by hand); its records could not be loaded",
+        "",
+    )
+
+
+def _plain(writer: Writer, held: str, f: SpoolFile, staging: str) -> tuple[str | None, list]:
+    """A plain file the writer may read for ``held`` (decompressed, split if suspect)."""
+    rows: list[QuarantineRow] = []
+    path: str | None = held
+    if f.name.endswith(COMPRESSED_SUFFIXES):
+        path, rows = decompress(held, os.path.join(staging, "plain"), f.name)
+    if path is not None and suspect(path, writer.lenient):
+        path, bad, _ = split_file(path, os.path.join(staging, "clean"), f.name)
+        rows += bad
+    return path, rows
+
+
+def prepare(
+    writer: Writer,
+    spool_dir: str,
+    files: list[SpoolFile],
+    staging: str,
+    out: Prepared,
+) -> Prepared:
+    """Fill ``out`` with the readable files and quarantine rows of ``files``."""
+    held_dir = os.path.join(staging, "held")
+    candidates: list[tuple[str, str]] = []
     for f in files:
+        held, _ = hold(spool_dir, f, held_dir)
+        if held is None:
+            out.missing.append(f.stem)
+            continue
+        f = SpoolFile(held, f.stem, f.size)
+        out.sources.append(f.name)
         if f.foreign:
-            quarantine.extend(quarantine_foreign(f.path))
-    files = [f for f in files if not f.foreign]
-    readable = [materialize(f.path, staging, writer.compressions) for f in files]
-    problems = writer.problem_files(readable)
-    clean: list[str] = []
-    for src, path in zip(files, readable, strict=True):
+            out.quarantine.extend(quarantine_foreign(held, f.name))
+            continue
+        path, rows = _plain(writer, held, f, staging)
+        out.quarantine.extend(rows)
+        if path is not None:
+            candidates.append((path, f.name))
+            out.origin[path] = f.name
+    problems = writer.problem_files([p for p, _ in candidates])
+    for path, name in candidates:
         if path in problems:
-            cleaned, bad, good = split_file(path, os.path.join(staging, "clean"))
-            for row in bad:
-                row.source_file = os.path.basename(src.path)
-            quarantine.extend(bad)
-            if good:
-                clean.append(cleaned)
+            cleaned, bad, _ = split_file(path, os.path.join(staging, "clean2"), name)
+            out.quarantine.extend(bad)
+            if cleaned is not None:
+                out.readable.append(cleaned)
+                out.origin[cleaned] = name
         else:
-            clean.append(path)
-    return Prepared(version, clean, quarantine, _dt.datetime.now(_dt.timezone.utc))
+            out.readable.append(path)
+    # a held file stays held until the batch is in the ledger, so a file missing now was
+    # missing when a crashed run of this batch committed (its row is idempotent)
+    if out.report_missing:
+        out.quarantine.extend(missing_row(stem, out.version) for stem in out.missing)
+    out.ingested_at = out.ingested_at or _dt.datetime.now(_dt.timezone.utc)
+    return out
+
+
+def clear_staging(path: str) -> None:
+    """Remove a batch's staging directory (after its commit is in the ledger)."""
+    shutil.rmtree(path, ignore_errors=True)

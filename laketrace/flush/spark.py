@@ -1,31 +1,40 @@
-"""The Spark writer (delta-spark): reads spool JSON with an explicit schema, appends with
-Delta idempotent writes (``txnAppId``/``txnVersion``), so a retried batch is skipped by
-Delta itself. It only reads the table's latest commit, never scans the table."""
+"""The Spark writer (delta-spark): reads spool lines as text and parses them with an
+explicit schema, checks them with the one rule in SQL, and appends with Delta idempotent
+writes (``txnAppId``/``txnVersion``), so a retried batch is skipped by Delta itself.
+
+Every commit carries LakeTrace's metadata in ``userMetadata``. The main commit comes
+first (the bad lines are found during its single pass over the data), then the
+quarantine commit; a batch re-run after a crash between the two writes its quarantine
+rows only, and only those the quarantine table does not hold.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
 
 from .. import runtime as _runtime
-from ..schema import COLUMN_NAMES, REQUIRED_COLUMNS, SPOOL_COLUMNS, spark_schema
+from ..schema import COLUMN_NAMES, spark_schema
 from ..spool.read import open_spool_file
 from ..targets import Target
+from .commits import Commit, History, page_sizes, parse_meta
 from .faults import fault
-from .validate import RAW_LIMIT, bad_ts_reason, missing_required_reason, validate_line
+from .spark_read import read_lines
+from .validate import RAW_LIMIT, validate_line
 from .writer import (
     QUARANTINE_DESCRIPTION,
     TABLE_DESCRIPTION,
     TABLE_PROPERTIES,
     Outcome,
     Prepared,
+    QuarantineRow,
     check_columns,
+    name_variants,
+    new_rows,
+    quarantine_key,
 )
-
-_CORRUPT = "_corrupt_record"
 
 
 @contextlib.contextmanager
@@ -51,7 +60,7 @@ class SparkWriter:
     """Writes batches with Spark + delta-spark to a path or catalog-table target."""
 
     name = "spark"
-    compressions: tuple[str, ...] = (".gz", ".bz2")
+    lenient = frozenset({"utf8", "bom", "surrogate", "depth"})
 
     def __init__(self, spark: Any, target: Target) -> None:
         try:
@@ -72,16 +81,21 @@ class SparkWriter:
             return self.DeltaTable.forName(self.spark, location)
         return self.DeltaTable.forPath(self.spark, location)
 
+    def _exists(self, location: str) -> bool:
+        if self.target.kind == "table":
+            return bool(self.spark.catalog.tableExists(location))
+        return bool(self.DeltaTable.isDeltaTable(self.spark, location))
+
     def exists(self) -> bool:
-        t = self.target
-        if t.kind == "table":
-            return bool(self.spark.catalog.tableExists(t.location))
-        return bool(self.DeltaTable.isDeltaTable(self.spark, t.location))
+        return self._exists(self.target.location)
 
     def table_version(self) -> int | None:
         if not self.exists():
             return None
         return int(self._table(self.target.location, self.target.kind).history(1).first()[0])
+
+    def table_id(self) -> str:
+        return str(self._table(self.target.location, self.target.kind).detail().first()["id"])
 
     def ensure_tables(self, partition_by: str | None) -> None:
         """Create the target table if needed (the quarantine table is created on first use)."""
@@ -104,12 +118,7 @@ class SparkWriter:
         )
 
     def _ensure(self, location: str, kind: str, schema: Any, part: str | None, desc: str) -> None:
-        exists = (
-            self.spark.catalog.tableExists(location)
-            if kind == "table"
-            else self.DeltaTable.isDeltaTable(self.spark, location)
-        )
-        if exists:
+        if self._exists(location):
             have = self._table(location, kind).toDF().schema
             _check_schema(location, schema, have)
             return
@@ -122,24 +131,45 @@ class SparkWriter:
             builder = builder.partitionedBy(part)
         builder.execute()
 
-    def _read(self, paths: list[str]) -> Any:
-        from pyspark.sql import types as T
-
+    def _commits(self, location: str, limit: int) -> list[Commit]:
         F = self.F
-        fields = []
-        for f in spark_schema(spool=True).fields:
-            fields.append(T.StructField(f.name, T.StringType() if f.name == "ts" else f.dataType))
-        schema = T.StructType([*fields, T.StructField(_CORRUPT, T.StringType())])
-        df = (
-            self.spark.read.schema(schema)
-            .option("mode", "PERMISSIVE")
-            .option("columnNameOfCorruptRecord", _CORRUPT)
-            .json(paths)
+        rows = (
+            self._table(location, self.target.kind)
+            .history(limit)
+            .select(
+                "version",
+                F.expr("unix_millis(timestamp)").alias("ms"),
+                "operation",
+                "userMetadata",
+            )
+            .collect()
         )
-        bad = F.col(_CORRUPT).isNotNull() | F.expr("try_to_timestamp(ts)").isNull()
-        for name in REQUIRED_COLUMNS:  # the same rule as laketrace.flush.validate
-            bad = bad | F.col(name).isNull() | (F.col(name) == "")
-        return df.withColumn("_file", F.col("_metadata.file_path")).withColumn("_bad", bad)
+        return [Commit(int(r[0]), int(r[1] or 0), str(r[2] or ""), parse_meta(r[3])) for r in rows]
+
+    def latest(self, limit: int) -> list[Commit]:
+        if not self.exists():
+            return []
+        with flush_job_group(self.spark):
+            return self._commits(self.target.location, limit)
+
+    def history(self, since_ms: int, *, quarantine: bool = False) -> History:
+        """Commits at or after ``since_ms`` (read backwards a page at a time)."""
+        location = self.target.quarantine if quarantine else self.target.location
+        if not self._exists(location):
+            return History([], True)
+        commits: list[Commit] = []
+        with flush_job_group(self.spark):
+            for limit in page_sizes():
+                commits = self._commits(location, limit)
+                oldest = min(commits, key=lambda c: c.version, default=None)
+                if oldest is None or oldest.timestamp_ms < since_ms:
+                    return History(commits, True)
+                if len(commits) < limit:
+                    return History(commits, oldest.version == 0)
+        return History(commits, False)
+
+    def committed(self, app_id: str, version: int, since_ms: int, *, quarantine: bool) -> bool:
+        return self.history(since_ms, quarantine=quarantine).find(app_id, version) is not None
 
     def problem_files(self, paths: list[str]) -> set[str]:
         """None up front: the Spark writer finds bad lines during its single write pass."""
@@ -150,158 +180,181 @@ class SparkWriter:
         cols = []
         for name in COLUMN_NAMES:
             if name == "ts":
-                cols.append(F.expr("to_timestamp(ts)").alias("ts"))
+                cols.append(F.col("_ts").alias("ts"))
             elif name == "date":
-                cols.append(F.expr("to_date(substring(ts, 1, 10))").alias("date"))
+                cols.append(
+                    F.expr(
+                        "date_from_unix_date(CAST(floor(unix_micros(_ts) / 86400000000) AS INT))"
+                    ).alias("date")
+                )
             elif name == "ingested_at":
                 cols.append(F.lit(ingested_at).cast("timestamp").alias("ingested_at"))
             else:
                 cols.append(F.col(name))
         return df.filter(~F.col("_bad")).select(*cols)
 
-    def _append(self, df: Any, location: str, app_id: str, version: int) -> None:
+    def _append(self, df: Any, location: str, app_id: str, version: int, meta: str) -> None:
         writer = (
             df.write.format("delta")
             .mode("append")
             .option("txnAppId", app_id)
             .option("txnVersion", str(version))
+            .option("userMetadata", meta)
         )
         if self.target.kind == "table":
             writer.saveAsTable(location)
         else:
             writer.save(location)
 
-    def _bad_rows(self, files: list[str], version: int, ingested_at: Any) -> list[tuple]:
-        """Spark's own rejected rows of ``files``, as quarantine rows with line numbers."""
+    def _absent(self, df: Any) -> Any:
+        """``df`` without the record_ids the target holds already (same dates)."""
         F = self.F
+        dates = [r[0] for r in df.select("date").distinct().collect()]
+        have = (
+            self._table(self.target.location, self.target.kind)
+            .toDF()
+            .filter(F.col("date").isin(dates))
+            .select("record_id")
+            .distinct()
+        )
+        return df.join(have, "record_id", "left_anti").select(*COLUMN_NAMES)
+
+    def _bad_rows(self, files: list[str], prepared: Prepared) -> list[tuple]:
+        """The lines Spark rejected in ``files``, as quarantine rows with line numbers."""
         out: list[tuple] = []
         for path in files:
-            rows = (
-                self._read([path])
-                .filter("_bad")
-                .select(
-                    F.col(_CORRUPT),
-                    F.to_json(F.struct(*SPOOL_COLUMNS)).alias("j"),
-                    *[F.col(c) for c in REQUIRED_COLUMNS],
-                )
-                .collect()
-            )
-            lines = _line_index(path)
-            for row in rows:
-                raw = row[_CORRUPT]
-                if raw is not None:
-                    reason = _spark_reason(raw)
-                    line_no = lines.get(raw.rstrip("\n"))
-                    text = raw
-                else:
-                    missing = [k for k in REQUIRED_COLUMNS if not row[k]]
-                    reason = (
-                        missing_required_reason(missing[0]) if missing else bad_ts_reason(row["ts"])
-                    )
-                    line_no = _find_line(path, row["record_id"], row["ts"])
-                    text = row["j"]
+            bad = [r[0] for r in read_lines(self, [path]).filter("_bad").select("value").collect()]
+            lines = _line_index(path) if bad else {}
+            name = prepared.origin.get(path, os.path.basename(path))
+            for raw in bad:
+                reason = validate_line((raw + "\n").encode("utf-8", "surrogatepass"))
+                numbers = lines.get(raw) or []
                 out.append(
                     (
-                        os.path.basename(path),
-                        line_no,
-                        reason,
-                        text[:RAW_LIMIT],
-                        version,
-                        ingested_at,
+                        name,
+                        (numbers.pop(0) if len(numbers) > 1 else numbers[0]) if numbers else None,
+                        reason or "Spark could not load the line",
+                        raw[:RAW_LIMIT],
+                        prepared.version,
+                        prepared.ingested_at,
                     )
                 )
         return out
 
-    def write_batch(self, prepared: Prepared, app_id: str) -> Outcome:
+    def _our_commit(self, before: int | None, prepared: Prepared) -> Commit | None:
+        after = self.table_version() or 0
+        n = after - (before if before is not None else -1)
+        if n <= 0:
+            return None
+        for c in self._commits(self.target.location, n):
+            if c.meta and c.meta["app"] == prepared.app_id and c.meta["batch"] == prepared.version:
+                return c
+        return None
+
+    def _written(self, commit: Commit) -> int:
+        row = (
+            self._table(self.target.location, self.target.kind)
+            .history(self.table_version() - commit.version + 1)  # type: ignore[operator]
+            .filter(f"version = {commit.version}")
+            .select("operationMetrics")
+            .first()
+        )
+        return int(((row[0] if row else None) or {}).get("numOutputRows", 0))
+
+    def _main(self, prepared: Prepared) -> tuple[bool, int, list[str]]:
+        """Append the good lines; ``(skipped, written, files with bad lines)``."""
         from pyspark.sql import Observation
 
         F = self.F
+        before = self.table_version()
+        obs = Observation("laketrace_flush")
+        df = read_lines(self, prepared.readable).observe(
+            obs,
+            F.concat_ws("\n", F.collect_set(F.when(F.col("_bad"), F.col("_file")))).alias("files"),
+        )
+        final = self._final(df, prepared.ingested_at)
+        if prepared.idempotent:
+            final = self._absent(final)
+        self._append(
+            final, self.target.location, prepared.app_id, prepared.version, prepared.main_meta
+        )
+        ours = self._our_commit(before, prepared)
+        if ours is None:  # Delta skipped it: the txn was committed before
+            return True, 0, []
+        bad = [f for f in (obs.get.get("files") or "").split("\n") if f]
+        return False, self._written(ours), bad
+
+    def _existing_quarantine(self, names: list[str]) -> set[tuple[str, int | None]]:
+        if not names or not self._exists(self.target.quarantine):
+            return set()
+        F = self.F
+        rows = (
+            self._table(self.target.quarantine, self.target.kind)
+            .toDF()
+            .filter(F.col("source_file").isin(name_variants(names)))
+            .select("source_file", "line_no")
+            .collect()
+        )
+        return {quarantine_key(r[0], r[1]) for r in rows}
+
+    def _quarantine(self, prepared: Prepared, rows: list[tuple]) -> int:
+        objs = [QuarantineRow(r[0], r[1], r[2], r[3]) for r in rows]
+        keep = new_rows(objs, self._existing_quarantine(prepared.sources))
+        if not keep:
+            return 0
+        self._ensure_quarantine()
+        data = [
+            (r.source_file, r.line_no, r.reason, r.raw_line, prepared.version, prepared.ingested_at)
+            for r in keep
+        ]
+        qdf = self.spark.createDataFrame(data, spark_schema(quarantine=True))
+        self._append(
+            qdf, self.target.quarantine, prepared.app_id + ":q", prepared.version, prepared.q_meta
+        )
+        return len(keep)
+
+    def write_batch(self, prepared: Prepared) -> Outcome:
         with flush_job_group(self.spark):
-            before = self.table_version()
-            after: int | None
-            obs = Observation("laketrace_flush")
+            skipped, written = prepared.main_done, 0
+            bad_files: list[str] = []
+            if prepared.readable and not prepared.main_done:
+                skipped, written, bad_files = self._main(prepared)
+                if skipped and prepared.fresh:  # the ledger is behind the table
+                    return Outcome(0, self.table_version(), True)
+            if prepared.readable and skipped and not prepared.q_done:
+                # committed before (a re-run after a crash): look for bad lines again
+                found = read_lines(self, prepared.readable).filter("_bad").select("_file")
+                bad_files = sorted({r[0] for r in found.distinct().collect()})
+            fault("between_commits")
             rows: list[tuple] = []
-            if prepared.readable:
-                df = self._read(prepared.readable).observe(
-                    obs,
-                    F.count_if("_bad").alias("bad"),
-                    F.concat_ws("\n", F.collect_set(F.when(F.col("_bad"), F.col("_file")))).alias(
-                        "files"
-                    ),
-                )
-                self._append(
-                    self._final(df, prepared.ingested_at),
-                    self.target.location,
-                    app_id,
-                    prepared.version,
-                )
-                last = self._table(self.target.location, self.target.kind).history(1).first()
-                after = int(last["version"])
-                skipped = after == before
-                if skipped:
-                    # Delta skipped the write (a re-run after a crash): look for bad lines again
-                    bad_files = sorted(
-                        r[0]
-                        for r in self._read(prepared.readable)
-                        .filter("_bad")
-                        .select("_file")
-                        .distinct()
-                        .collect()
-                    )
-                    written = 0
-                else:
-                    metrics = obs.get
-                    bad_files = [f for f in (metrics.get("files") or "").split("\n") if f]
-                    written = int((last["operationMetrics"] or {}).get("numOutputRows", 0))
+            if not prepared.q_done:
                 by_uri = {_uri_key(p): p for p in prepared.readable}
-                local = [by_uri.get(_uri_key(f), f) for f in bad_files]
-                rows = self._bad_rows(local, prepared.version, prepared.ingested_at)
-            else:  # only foreign files in this batch: nothing for the main table
-                after, skipped, written = before, False, 0
-            rows += [
-                (
-                    r.source_file,
-                    r.line_no,
-                    r.reason,
-                    r.raw_line,
-                    prepared.version,
-                    prepared.ingested_at,
-                )
-                for r in prepared.quarantine
-            ]
+                rows = self._bad_rows([by_uri.get(_uri_key(f), f) for f in bad_files], prepared)
+                rows += [
+                    (
+                        r.source_file,
+                        r.line_no,
+                        r.reason,
+                        r.raw_line,
+                        prepared.version,
+                        prepared.ingested_at,
+                    )
+                    for r in prepared.quarantine
+                ]
+            quarantined = self._quarantine(prepared, rows) if rows else 0
             if rows:
-                self._ensure_quarantine()
-                qdf = self.spark.createDataFrame(rows, spark_schema(quarantine=True))
-                self._append(qdf, self.target.quarantine, app_id + ":q", prepared.version)
                 fault("during_quarantine")
-        return Outcome(written, after, skipped, quarantined=len(rows))
+        return Outcome(written, self.table_version(), skipped, quarantined=quarantined)
 
 
-def _line_index(path: str) -> dict[str, int]:
-    """Line text -> first 1-based line number, for matching Spark's corrupt records."""
-    out: dict[str, int] = {}
+def _line_index(path: str) -> dict[str, list[int]]:
+    """Line text -> its 1-based line numbers, for matching the lines Spark rejected (a
+    line repeated in a file gets each of its numbers in turn)."""
+    out: dict[str, list[int]] = {}
     with open_spool_file(path) as fh:
         for n, raw in enumerate(fh, 1):
-            out.setdefault(raw.decode("utf-8", "replace").rstrip("\n"), n)
+            out.setdefault(raw.decode("utf-8", "replace").rstrip("\n"), []).append(n)
     return out
-
-
-def _find_line(path: str, record_id: Any, ts: Any) -> int | None:
-    """The line of a parseable-but-rejected record (matched on record_id and ts)."""
-    with open_spool_file(path) as fh:
-        for n, raw in enumerate(fh, 1):
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and obj.get("record_id") == record_id and obj.get("ts") == ts:
-                return n
-    return None
-
-
-def _spark_reason(raw: str) -> str:
-    text = raw if raw.endswith("\n") else raw + "\n"
-    return validate_line(text.encode("utf-8")) or "Spark could not parse the line with the schema"
 
 
 def _uri_key(path: str) -> str:

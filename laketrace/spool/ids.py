@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import uuid
 
 from ._fs import make_private_dirs, open_private
 from .names import INTERNAL_DIR
+
+_ID = re.compile("[0-9a-f]{32}")
 
 
 class RecordIds:
@@ -34,18 +37,27 @@ class RecordIds:
 record_ids = RecordIds()
 
 
-def spool_id(log_dir: str) -> str:
-    """A random id of this spool directory, created once (names its Delta txnAppId)."""
-    internal = os.path.join(log_dir, INTERNAL_DIR)
-    make_private_dirs(internal)
-    path = os.path.join(internal, "spool_id")
+def _read_id(path: str) -> str | None:
     try:
         with open(path) as fh:
             value = fh.read().strip()
-        if value:
-            return value
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return value if _ID.fullmatch(value) else None
+
+
+def spool_id(log_dir: str) -> str:
+    """A random id of this spool directory, created once (names its Delta txnAppId).
+
+    A missing or unreadable id is replaced by a new one: the flush step then finds what
+    the old id shipped from the table's commit metadata, so nothing ships twice.
+    """
+    internal = os.path.join(log_dir, INTERNAL_DIR)
+    make_private_dirs(internal)
+    path = os.path.join(internal, "spool_id")
+    value = _read_id(path)
+    if value:
+        return value
     value = uuid.uuid4().hex
     tmp = path + f".{os.getpid()}.tmp"
     with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w") as fh:
@@ -53,10 +65,13 @@ def spool_id(log_dir: str) -> str:
         fh.flush()
         os.fsync(fh.fileno())
     try:
-        os.link(tmp, path)  # first writer wins; a racing process reads the winner's id
+        if os.path.lexists(path):
+            os.replace(tmp, path)  # a damaged id: replace it
+        else:
+            os.link(tmp, path)  # first writer wins; a racing process reads the winner's id
     except FileExistsError:
         pass
     finally:
-        os.unlink(tmp)
-    with open(path) as fh:
-        return fh.read().strip()
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return _read_id(path) or value

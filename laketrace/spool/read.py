@@ -1,30 +1,131 @@
-"""Reading spool files back, whatever their compression (tail, follow, flush, tests)."""
+"""Reading spool files back, whatever their compression (tail, follow, flush, tests).
+
+Files are opened without following symlinks and only if they are regular files, so a
+symlink, a directory or a FIFO planted under a spool name is never read through (a FIFO
+would block the reader forever).
+"""
 
 from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import json
 import lzma
+import os
+import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import IO, Any
+
+#: what a damaged compressed file raises while it is read (besides OSError)
+DAMAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,
+)
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def open_regular(path: str) -> IO[bytes]:
+    """Open ``path`` for reading if it is a regular file (not through a symlink).
+
+    Raises OSError naming what it is otherwise.
+    """
+    fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(f"not a regular file ({_kind(mode)}): {path}")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device or special file"
+
+
+class _Stream:
+    """A decompressing reader that also closes the file it reads from."""
+
+    def __init__(self, inner: Any, *owned: Any) -> None:
+        self._inner = inner
+        self._owned = owned
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._inner)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(n)  # type: ignore[no-any-return]
+
+    def readline(self) -> bytes:
+        return self._inner.readline()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            for f in reversed(self._owned):
+                f.close()
+
+    def __enter__(self) -> _Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _zip_member(raw: IO[bytes]) -> _Stream:
+    """The first member of a zip archive, streamed (its CRC is checked at the end)."""
+    zf = zipfile.ZipFile(raw)
+    names = zf.namelist()
+    member = zf.open(names[0]) if names else _Empty()
+    return _Stream(member, raw, zf)
+
+
+class _Empty:
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    def read(self, n: int = -1) -> bytes:
+        return b""
+
+    def readline(self) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
 
 
 def open_spool_file(path: str) -> IO[bytes]:
     """Open a spool file for reading, whatever its compression."""
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if path.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if path.endswith(".xz"):
-        return lzma.open(path, "rb")  # type: ignore[return-value]
-    if path.endswith(".zip"):
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            return io.BytesIO(zf.read(names[0]) if names else b"")
-    return open(path, "rb")
+    raw = open_regular(path)
+    try:
+        if path.endswith(".gz"):
+            return _Stream(gzip.GzipFile(fileobj=raw, mode="rb"), raw)  # type: ignore[return-value]
+        if path.endswith(".bz2"):
+            return _Stream(bz2.BZ2File(raw, "rb"), raw)  # type: ignore[return-value]
+        if path.endswith(".xz"):
+            return _Stream(lzma.LZMAFile(raw, "rb"), raw)  # type: ignore[return-value]
+        if path.endswith(".zip"):
+            return _zip_member(raw)  # type: ignore[return-value]
+    except BaseException:
+        raw.close()
+        raise
+    return raw
 
 
 def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
@@ -40,7 +141,7 @@ def read_records(path: str) -> Iterator[dict[str, Any]]:
             break  # a line still being written
         try:
             obj = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             yield obj

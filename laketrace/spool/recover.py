@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 _TMP_MIN_AGE = 60.0
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass
@@ -42,23 +45,30 @@ def _seal_if_abandoned(path: str, pid: int) -> str | None:
     if fcntl is None:
         if _pid_alive(pid):
             return None
-        os.rename(path, sealed)
-        return sealed
+        return _rename(path, sealed)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+    except (FileNotFoundError, OSError):
+        return None  # gone (sealed by its owner) or not a file we may open
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None  # a live writer holds it
-        if not os.path.exists(path):
-            return None  # sealed by its owner while we waited
-        os.rename(path, sealed)
-        return sealed
+        return _rename(path, sealed)
     finally:
         os.close(fd)
+
+
+def _rename(path: str, sealed: str) -> str | None:
+    """Seal ``path``; None if it moved meanwhile (its owner sealed or compressed it)."""
+    try:
+        os.rename(path, sealed)
+    except FileNotFoundError:
+        return None
+    return sealed
 
 
 def recover(log_dir: str) -> RecoverResult:
@@ -69,6 +79,9 @@ def recover(log_dir: str) -> RecoverResult:
     * a sealed file that also exists compressed (a crash between the compressed file's
       rename and the original's removal) keeps only the complete compressed copy;
     * stale temporary files of interrupted compressions are removed.
+
+    Files that move or vanish while it works (a live logger sealing, compressing or
+    deleting them) are expected and skipped, never an error.
 
     The flush step runs this first. Returns what it did.
 
@@ -98,14 +111,17 @@ def recover(log_dir: str) -> RecoverResult:
         else:
             result.sealed.append(sealed)
     tmp_dir = os.path.join(log_dir, INTERNAL_DIR, "tmp")
-    if os.path.isdir(tmp_dir):
-        now = time.time()
-        for fn in os.listdir(tmp_dir):
-            p = os.path.join(tmp_dir, fn)
-            try:
-                if fn.endswith(".tmp") and now - os.path.getmtime(p) > _TMP_MIN_AGE:
-                    os.unlink(p)
-                    result.removed_temp.append(p)
-            except FileNotFoundError:
-                pass
+    try:
+        temps = os.listdir(tmp_dir)
+    except OSError:  # none yet, or removed meanwhile
+        temps = []
+    now = time.time()
+    for fn in temps:
+        p = os.path.join(tmp_dir, fn)
+        try:
+            if fn.endswith(".tmp") and now - os.path.getmtime(p) > _TMP_MIN_AGE:
+                os.unlink(p)
+                result.removed_temp.append(p)
+        except OSError:
+            pass
     return result

@@ -128,8 +128,8 @@ def walk(top):
             st = os.lstat(p)
             seen[p] = [stat.S_IMODE(st.st_mode), stat.S_ISDIR(st.st_mode)]
 real_prepare = flush_run.prepare
-def prepare(writer, version, files, staging):
-    out = real_prepare(writer, version, files, staging)
+def prepare(writer, spool_dir, files, staging, *rest):
+    out = real_prepare(writer, spool_dir, files, staging, *rest)
     walk(staging)  # the staging copies exist only during the batch
     return out
 flush_run.prepare = prepare

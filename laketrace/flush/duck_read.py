@@ -1,0 +1,217 @@
+"""How the delta-rs writer reads spool JSON: DuckDB with the one rule in SQL.
+
+DuckDB parses the files strictly (a syntax error, a duplicated key, a lone surrogate, a
+BOM or a wrongly typed ``context``/``exception`` fails the read, and the file is split
+line by line in Python). Integer columns are read as JSON so that ``1.0``, ``"7"`` and
+``true`` are rejected as `laketrace.flush.validate` rejects them, ``ts`` must match
+`TS_PATTERN` and is converted to UTC (an offset is applied, not dropped), and ``date`` is
+the UTC date of ``ts``. Without DuckDB, lines are parsed in Python (slower).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from ..schema import COLUMNS, REQUIRED_COLUMNS, arrow_schema, duckdb_columns
+from .validate import TS_PATTERN, parse_ts, validate_line
+from .writer import QuarantineRow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+INT_COLUMNS = tuple(c.name for c in COLUMNS if c.in_spool and c.type == "int")
+_STRING_COLUMNS = tuple(c.name for c in COLUMNS if c.in_spool and c.type == "string")
+_TS = f"CASE WHEN regexp_full_match(ts, '{TS_PATTERN}') THEN TRY_CAST(ts AS TIMESTAMPTZ) END"
+
+
+def _int(c: str) -> str:
+    is_int = f"""json_type("{c}") IN ('BIGINT', 'UBIGINT')"""
+    return f'CASE WHEN {is_int} THEN TRY_CAST("{c}" AS INTEGER) END'
+
+
+# a row DuckDB parsed but the one rule rejects
+_BAD_ROW = " OR ".join(
+    [f"({_TS}) IS NULL"]
+    + [f'"{c}" IS NULL OR "{c}" = \'\'' for c in REQUIRED_COLUMNS if c != "ts"]
+    + [f'("{c}" IS NOT NULL AND ({_int(c)}) IS NULL)' for c in INT_COLUMNS]
+)
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _columns_sql() -> str:
+    cols = duckdb_columns()
+    for c in INT_COLUMNS:
+        cols[c] = "JSON"
+    return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in cols.items()) + "}"
+
+
+_COLUMNS_SQL = _columns_sql()
+
+
+def _select_list() -> str:
+    out = []
+    for c in COLUMNS:
+        if c.name == "ts":
+            out.append(f"({_TS}) AS ts, CAST(({_TS}) AS DATE) AS date")
+        elif c.name == "date":
+            continue
+        elif c.name == "ingested_at":
+            out.append("NULL::TIMESTAMPTZ AS ingested_at")
+        elif c.name in INT_COLUMNS:
+            out.append(f'({_int(c.name)}) AS "{c.name}"')
+        else:
+            out.append(f'"{c.name}"')
+    return ", ".join(out)
+
+
+_SELECT = _select_list()
+
+
+class DuckReader:
+    """Reads spool files into Arrow with DuckDB (``con`` None: in Python)."""
+
+    def __init__(self, duck: Any, pa: Any) -> None:
+        self.duck = duck
+        self.pa = pa
+        self._con: Any = None
+        # DuckDB reports bad input as duckdb.Error when it fails up front, or through
+        # Arrow (OSError / ArrowException) when it fails while streaming the result
+        self.errors: tuple[type[BaseException], ...] = (
+            OSError,
+            pa.lib.ArrowException,
+        ) + ((duck.Error,) if duck is not None else ())
+
+    def connect(self) -> Any:
+        if self._con is None and self.duck is not None:
+            self._con = self.duck.connect(
+                config={
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                    "threads": max(1, os.cpu_count() or 1),
+                }
+            )
+            try:
+                self._con.execute("SET TimeZone = 'UTC'")
+            except self.duck.Error:  # pragma: no cover - a build without ICU is UTC anyway
+                pass
+        return self._con
+
+    def select(self, paths: list[str]) -> pa.Table:
+        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag."""
+        files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+        source = (
+            f"read_json({files}, columns={_COLUMNS_SQL}, format='newline_delimited', "
+            "filename=true, maximum_object_size=134217728)"
+        )
+        sql = f"SELECT {_SELECT}, filename AS _file, ({_BAD_ROW}) AS _bad FROM {source}"
+        out = self.connect().sql(sql).arrow()
+        return out.read_all() if hasattr(out, "read_all") else out
+
+    def rejects(self, path: str) -> tuple[list[int], pa.Table | None]:
+        """For a file validated in Python that DuckDB still rejects or flags: the line
+        numbers DuckDB rejects (found by halving) and a table of the rest."""
+        with open(path, "rb") as fh:
+            lines = [(n, raw) for n, raw in enumerate(fh, 1) if raw.strip()]
+        bad: list[int] = []
+        parts: list[pa.Table] = []
+        self._halve(lines, bad, parts)
+        table = self.pa.concat_tables(parts) if parts else None
+        return bad, table
+
+    def _halve(self, lines: list[tuple[int, bytes]], bad: list[int], parts: list) -> None:
+        if not lines:
+            return
+        with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as tmp:
+            tmp.write(b"".join(raw for _, raw in lines))
+        try:
+            table = self.select([tmp.name])
+            ok = not self.pa.compute.any(table.column("_bad")).as_py()
+        except self.errors:
+            ok, table = False, None
+        finally:
+            os.unlink(tmp.name)
+        if ok and table is not None:
+            parts.append(table)
+        elif len(lines) == 1:
+            bad.append(lines[0][0])
+        else:
+            mid = len(lines) // 2
+            self._halve(lines[:mid], bad, parts)
+            self._halve(lines[mid:], bad, parts)
+
+
+def writer_reject_rows(
+    path: str, name: str, line_nos: list[int], writer: str
+) -> list[QuarantineRow]:
+    """Quarantine rows for lines the writer's engine rejected although the one rule took
+    them (kept, never dropped; the reason says which engine)."""
+    wanted = set(line_nos)
+    rows = []
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if n in wanted:
+                reason = validate_line(raw) or f"{writer} could not load the line"
+                text = raw[: 64 * 1024].decode("utf-8", "replace").rstrip("\n")
+                rows.append(QuarantineRow(name, n, reason, text))
+    return rows
+
+
+def _text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _exception(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return None
+    frames = value.get("stacktrace")
+    return {
+        "class": _text(value.get("class")),
+        "msg": _text(value.get("msg")),
+        "stacktrace": None
+        if frames is None
+        else [
+            None if f is None else {k: _text(f.get(k)) for k in ("class", "method", "file", "line")}
+            for f in frames
+        ],
+    }
+
+
+def python_table(paths: list[str], pa: Any) -> pa.Table:
+    """Parse clean (already validated) spool files without DuckDB (slow path)."""
+    names = [c.name for c in COLUMNS if c.in_spool]
+    cols: dict[str, list] = {n: [] for n in names}
+    for p in paths:
+        with open(p, "rb") as fh:
+            for raw in fh:
+                if not raw.strip():
+                    continue
+                obj = json.loads(raw)
+                for n in names:
+                    cols[n].append(obj.get(n))
+    fields = {f.name: f.type for f in arrow_schema()}
+    ts = [parse_ts(v) for v in cols["ts"]]
+    arrays = {
+        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "date": pa.array([t.date() if t else None for t in ts], pa.date32()),
+        "ingested_at": pa.nulls(len(ts), pa.timestamp("us", tz="UTC")),
+    }
+    for n in names:
+        if n == "ts":
+            continue
+        values = cols[n]
+        if n == "context":
+            values = [None if v is None else [(k, _text(x)) for k, x in v.items()] for v in values]
+        elif n == "exception":
+            values = [_exception(v) for v in values]
+        elif n in _STRING_COLUMNS:
+            values = [_text(v) for v in values]
+        arrays[n] = pa.array(values, fields[n])
+    return pa.table(arrays)

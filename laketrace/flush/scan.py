@@ -1,0 +1,64 @@
+"""A fast byte-level scan for spool files a writer's JSON engine would judge more leniently
+than `laketrace.flush.validate` (the one rule).
+
+DuckDB accepts ``NaN`` and any nesting depth; Spark's JSON reader decodes invalid UTF-8
+to U+FFFD, decodes a lone ``\\ud800`` escape, skips a leading byte-order mark and nests up
+to 1,000 levels. Neither can see a missing final newline. A file in which the scan finds
+any of these is validated line by line with the one rule instead (`prepare.split_file`);
+every other file goes to the engine as it is. The scan runs at memory speed (a few passes
+of C code per 8 MiB chunk), so clean files cost little.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from ..spool.read import open_regular
+from .validate import MAX_DEPTH
+
+Check = Literal["utf8", "bom", "surrogate", "nan", "depth"]
+CHUNK = 8 << 20
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_NONNUMERIC = re.compile(rb"[:,\[]\s*-?(?:NaN|Infinity)")
+_OPENERS_ONLY = bytes(range(256)).translate(None, b"{[\n")
+_DEEP = re.compile(rb"[^\n]{%d}" % (MAX_DEPTH + 1))
+
+
+def _flagged(data: bytes, checks: frozenset[str]) -> str | None:
+    if "utf8" in checks:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "utf8"
+    if "bom" in checks and b"\xef\xbb\xbf" in data:
+        return "bom"
+    if "surrogate" in checks and b"\\u" in data and _SURROGATE.search(data):
+        return "surrogate"
+    if "nan" in checks and (b"NaN" in data or b"Infinity" in data) and _NONNUMERIC.search(data):
+        return "nan"
+    if "depth" in checks and _DEEP.search(data.translate(None, _OPENERS_ONLY)):
+        return "depth"
+    return None
+
+
+def suspect(path: str, checks: frozenset[str]) -> str | None:
+    """Which check ``path`` fails (or ``"tail"``: no newline at the end), else None.
+
+    A file that cannot be read is a suspect too (the line-by-line pass reports why).
+    """
+    try:
+        with open_regular(path) as fh:
+            last = b"\n"
+            while True:
+                data = fh.read(CHUNK)
+                if not data:
+                    return None if last.endswith(b"\n") else "tail"
+                data += fh.readline()  # whole lines only
+                last = data
+                hit = _flagged(data, checks)
+                if hit:
+                    return hit
+    except OSError:
+        return "unreadable"

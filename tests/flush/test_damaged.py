@@ -1,0 +1,203 @@
+"""One damaged file never stops the pipeline (delta-rs writer): hostile lines follow the one
+rule, damaged and unreadable files ship what can be read, missing files are recorded."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+pytest.importorskip("deltalake")
+pytest.importorskip("duckdb")
+
+from laketrace import flush_to_delta
+from laketrace.flush import faults as flush_faults
+from laketrace.flush.scan import suspect
+from laketrace.flush.validate import validate_line
+from laketrace.sinks.lifecycle import compress_file
+from laketrace.spool import read as spool_read
+from laketrace.testing import read_delta
+
+from .cases import (
+    FILE_CASES,
+    LINE_CASES,
+    STAMP,
+    check_file_case,
+    check_line_cases,
+    line,
+    write_line_cases,
+)
+
+
+def _tables(target):
+    rows = read_delta(target).to_pylist()
+    q = target + "_quarantine"
+    return rows, (read_delta(q).to_pylist() if os.path.isdir(q) else [])
+
+
+def _spool_file(log_dir, seq, n, prefix):
+    os.makedirs(log_dir, exist_ok=True)
+    path = os.path.join(log_dir, f"f__{STAMP}__run__3__{seq:06d}.sealed.jsonl")
+    with open(path, "w") as fh:
+        for i in range(n):
+            fh.write(line(f"{prefix}-{i}") + "\n")
+    return path
+
+
+@pytest.mark.parametrize("case", LINE_CASES, ids=lambda c: c.name)
+def test_one_rule_on_each_line_case(case):
+    """validate_line accepts or rejects each hostile line, with a reason that says why."""
+    reason = validate_line(case.text + b"\n")
+    assert (reason is None) == case.ok, reason
+    if not case.ok:
+        assert case.reason.lower() in reason.lower()
+
+
+@pytest.mark.parametrize("duckdb", [True, False], ids=["duckdb", "python"])
+def test_delta_rs_writer_agrees_with_the_rule(log_dir, tmp_path, monkeypatch, duckdb):
+    """Every line case loads or is quarantined exactly as the one rule says, ts offsets are
+    converted to UTC (date too), with DuckDB and with the pure-Python reader."""
+    if not duckdb:
+        monkeypatch.setattr("laketrace.flush.delta_rs._duckdb", lambda: None)
+    cases = write_line_cases(log_dir)
+    target = str(tmp_path / "t")
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    rows, q = _tables(target)
+    assert check_line_cases(cases, rows, q) == []
+    assert res.quarantined == len(q) == sum(not c.ok for c in LINE_CASES)
+
+
+@pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.name)
+def test_damaged_file_ships_what_can_be_read(log_dir, tmp_path, case):
+    """A damaged or unreadable file does not stop the flush: its readable lines ship, one
+    row says what was wrong, the other files ship, and the next flush adds nothing."""
+    _spool_file(log_dir, 1, 5, "ok")
+    fname = case.build(log_dir)
+    target = str(tmp_path / "t")
+    flush_to_delta(log_dir=log_dir, path=target)
+    rows, q = _tables(target)
+    assert check_file_case(case, fname, rows, q) == []
+    assert sorted(r["record_id"] for r in rows if r["record_id"].startswith("ok-")) == [
+        f"ok-{i}" for i in range(5)
+    ]
+    again = flush_to_delta(log_dir=log_dir, path=target)
+    assert (again.records, again.quarantined) == (0, 0)
+    assert _tables(target)[1] == q
+
+
+def test_unreadable_file_gets_one_row(log_dir, tmp_path, monkeypatch):
+    """A file that cannot be opened (permission denied; simulated, as tests run as root)
+    gets one quarantine row naming it, and the rest of the batch ships."""
+    _spool_file(log_dir, 1, 3, "ok")
+    locked = _spool_file(log_dir, 2, 3, "locked")
+    real = spool_read.open_regular
+
+    def deny(path):
+        if os.path.basename(path) == os.path.basename(locked):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(spool_read, "open_regular", deny)
+    monkeypatch.setattr("laketrace.flush.scan.open_regular", deny)
+    target = str(tmp_path / "t")
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    q = _tables(target)[1]
+    assert (res.records, res.quarantined) == (3, 1)
+    assert [(r["source_file"], r["line_no"]) for r in q] == [(os.path.basename(locked), None)]
+    assert "Permission denied" in q[0]["reason"]
+
+
+class _Crash(BaseException):
+    pass
+
+
+def _crash_at(point):
+    def hook(p):
+        if p == point:
+            raise _Crash
+
+    return hook
+
+
+def _crashed_flush(log_dir, target, point):
+    flush_faults.fault_hook = _crash_at(point)
+    try:
+        with pytest.raises(_Crash):
+            flush_to_delta(log_dir=log_dir, path=target)
+    finally:
+        flush_faults.fault_hook = None
+
+
+def test_planned_file_that_disappeared_is_recorded_missing(log_dir, tmp_path, capfd):
+    """A planned file deleted before it was read: one WARNING, one 'missing' row, a result
+    field, and the rest of the batch ships (today: FlushError on every flush)."""
+    keep = _spool_file(log_dir, 1, 4, "keep")
+    gone = _spool_file(log_dir, 2, 4, "gone")
+    target = str(tmp_path / "t")
+    _crashed_flush(log_dir, target, "after_plan")
+    os.unlink(gone)
+    capfd.readouterr()
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    err = capfd.readouterr().err
+    assert res.missing == [os.path.basename(gone)] and res.records == 4
+    assert err.count("WARNING LakeTrace flush") == 1 and os.path.basename(gone) in err
+    rows, q = _tables(target)
+    assert sorted(r["record_id"] for r in rows) == [f"keep-{i}" for i in range(4)]
+    assert [(r["source_file"], r["line_no"]) for r in q] == [(os.path.basename(gone), None)]
+    assert q[0]["reason"].startswith("missing")
+    assert flush_to_delta(log_dir=log_dir, path=target).records == 0
+    assert os.path.exists(keep)
+
+
+def test_file_deleted_after_it_was_held_still_ships(log_dir, tmp_path):
+    """Files are held (hard-linked) before the commit: a crash, then deleting the file,
+    still ships its records, once."""
+    path = _spool_file(log_dir, 1, 6, "held")
+    target = str(tmp_path / "t")
+    _crashed_flush(log_dir, target, "before_commit")
+    os.unlink(path)
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    assert res.records == 6 and res.missing == []
+    assert sorted(r["record_id"] for r in _tables(target)[0]) == [f"held-{i}" for i in range(6)]
+
+
+def test_file_compressed_between_listing_and_reading_ships_once(log_dir, tmp_path):
+    """A live logger compressing a planned file (it becomes .gz) does not crash the flush:
+    the file ships once, from the .gz."""
+    path = _spool_file(log_dir, 1, 7, "gz")
+    target = str(tmp_path / "t")
+
+    def compress(point):
+        if point == "after_plan" and os.path.exists(path):
+            compress_file(path, "gz")
+
+    flush_faults.fault_hook = compress
+    try:
+        res = flush_to_delta(log_dir=log_dir, path=target)
+    finally:
+        flush_faults.fault_hook = None
+    assert res.records == 7 and res.missing == [] and res.quarantined == 0
+    assert os.listdir(log_dir).count(os.path.basename(path) + ".gz") == 1
+    assert flush_to_delta(log_dir=log_dir, path=target).records == 0
+    assert len(_tables(target)[0]) == 7
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b'{"a":1}\n', None),
+        (b'{"a":1}', "tail"),
+        (b'{"a":"\xff"}\n', "utf8"),
+        (b'\xef\xbb\xbf{"a":1}\n', "bom"),
+        (b'{"a":"\\udc00"}\n', "surrogate"),
+        (b'{"a":NaN}\n', "nan"),
+        (b'{"a":"NaN"}\n', None),
+        (b'{"a":' + b"[" * 65 + b"]" * 65 + b"}\n", "depth"),
+    ],
+)
+def test_byte_scan_flags_what_engines_accept_too_easily(tmp_path, data, found):
+    """The byte scan sends exactly the suspicious files to line-by-line validation."""
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(data)
+    checks = frozenset({"utf8", "bom", "surrogate", "nan", "depth"})
+    assert suspect(str(path), checks) == found
