@@ -22,8 +22,8 @@ from ..record.encoder import RawCall, encode_call, merge_context, static_fragmen
 from ..record.encoding import context_value
 from ..record.levels import LEVELS, Level
 from ..record.message import format_message
-from ..record.record import JobContext, Record, bad_exc_info, exc_info_from
-from ..record.sanitize import Unrenderable, safe_repr, safe_str, type_name
+from ..record.record import JobContext, Record, bad_exc_info, bad_exc_info_text, exc_info_from
+from ..record.sanitize import safe_repr, safe_str
 from ..sinks.enqueue import QueuedHandler
 from ..sinks.files import SpoolHandler, TextFileHandler
 from ..sinks.handlers import RAISE_MARK, CallableHandler, Handler, StreamHandler, report
@@ -238,7 +238,7 @@ class Core:
         if job is not None and _job_fields[0]:
             extra = {**_job_fields[0], **extra}
         if exc is not None and bad_exc_info(exc):
-            extra["exc_info"] = _bad_exc_info_text(exc)
+            extra["exc_info"] = bad_exc_info_text(exc)
         if self.redact is not None:
             msg, extra = apply_redaction(self.redact, msg, extra)
         code = f.f_code
@@ -302,7 +302,7 @@ class Core:
         rec.extra = {**ctx, **(extra or {})} if ctx else dict(extra or {})
         rec.exception = exc_info_from(exc) if exc is not None else None
         if rec.exception is None and exc is not None and bad_exc_info(exc):
-            rec.extra["exc_info"] = _bad_exc_info_text(exc)
+            rec.extra["exc_info"] = bad_exc_info_text(exc)
         rec.thread_id = thread.ident if thread_id is None else thread_id  # type: ignore[assignment]
         rec.thread_name = thread.name if thread_name is None else thread_name
         rec.pid = _ids.pid if pid is None else pid
@@ -398,14 +398,6 @@ class Core:
     def after_fork_child(self) -> None:
         self.lock = threading.RLock()
         self._frag = self._default_fragment()
-
-
-def _bad_exc_info_text(value: object) -> Unrenderable:
-    """The ``exc_info`` field of a record whose ``exc_info=`` was not usable."""
-    return Unrenderable(
-        f"<unprintable {type_name(value)}: exc_info must be True, an exception or a "
-        f"sys.exc_info() tuple, got {safe_repr(value)}>"
-    )
 
 
 def apply_redaction(

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, TypeGuard
 
 from .levels import Level
-from .sanitize import safe_str, type_name
+from .sanitize import Unrenderable, safe_repr, safe_str, type_name
 
 _UTC = _dt.timezone.utc
 
@@ -71,6 +71,14 @@ def bad_exc_info(value: object) -> bool:
     if type(value) is tuple and len(value) == 3:
         return not (value[1] is None or _is_exception(value[1]))
     return True
+
+
+def bad_exc_info_text(value: object) -> Unrenderable:
+    """The ``exc_info`` field of a record whose ``exc_info=`` was unusable (`bad_exc_info`)."""
+    return Unrenderable(
+        f"<unprintable {type_name(value)}: exc_info must be True, an exception or a "
+        f"sys.exc_info() tuple, got {safe_repr(value)}>"
+    )
 
 
 class _IsoClock:

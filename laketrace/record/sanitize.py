@@ -26,6 +26,7 @@ import datetime as _dt
 import decimal
 import enum
 import math
+import re
 import uuid
 from base64 import b64encode
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ MAX_DEPTH = 64
 MAX_NODES = 100_000
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _NONFINITE = {math.inf: "inf", -math.inf: "-inf"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Unrenderable(str):
@@ -53,7 +55,8 @@ def type_name(obj: object) -> str:
     """The qualified name of ``obj``'s type; never raises."""
     try:
         name = type(obj).__qualname__
-        return name if type(name) is str else str.__str__(name)
+        name = name if type(name) is str else str.__str__(name)
+        return name.rsplit("<locals>.", 1)[-1]
     except Exception:
         return "object"
 
@@ -83,7 +86,7 @@ def clean_str(s: str) -> str:
         s.encode("utf-8")
         return s
     except UnicodeEncodeError:
-        return s.encode("utf-8", "replace").decode("utf-8")
+        return _SURROGATE.sub("\ufffd", s)
 
 
 def safe_repr(obj: object) -> str:
