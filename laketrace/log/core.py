@@ -190,12 +190,16 @@ class Core:
         except Exception as error:
             if getattr(error, RAISE_MARK, False):  # from a handler with catch=False
                 raise
-            self.contained(error, level, msg)
+            self.errors += 1
+            try:
+                self.contained(error, level, msg)
+            except Exception:  # e.g. RecursionError at the stack limit: counted, never raised
+                pass
 
     def contained(self, error: BaseException, level: Level | None = None, msg: Any = None) -> None:
-        """Count an error a log call ran into, report the first one on stderr and still
-        write the call's record (its message and the error, as ``laketrace.error``)."""
-        self.errors += 1
+        """Report the first error a log call ran into on stderr (the caller counts them in
+        `errors`) and still write the call's record (its message and the error, as
+        ``laketrace.error``)."""
         if self.errors == 1:
             report(
                 f"LakeTrace: a log call on logger {self.name!r} failed with "

@@ -61,26 +61,31 @@ def context_map(extra: Mapping[Any, Any]) -> dict[str, str]:
     Fields whose value needed a fallback to be rendered are listed (as a JSON array) under
     ``laketrace.unrenderable``.
     """
-    return _merge({}, extra, _EMPTY) if extra else {}
+    return merge_context(_EMPTY, extra) if extra else {}  # type: ignore[return-value]
 
 
 def merge_context(bound: Mapping[str, str], fields: Mapping[Any, Any]) -> Mapping[str, str]:
-    """Pre-encoded bound fields (a `context_map`) plus call fields, as the ``context`` column."""
+    """Pre-encoded bound fields (a `context_map`) plus call fields, as the ``context`` column.
+
+    Strings and ints are the common case and skip the sanitiser (one type check each).
+    """
     if not fields:
         return bound
-    return _merge(dict(bound), fields, bound)
-
-
-def _merge(
-    context: dict[str, str], fields: Mapping[Any, Any], bound: Mapping[str, str]
-) -> dict[str, str]:
+    context = dict(bound)
     bad: list[str] | None = None
     for k, v in fields.items():
         if type(k) is not str:
             k = field_name(k)
-        if type(v) is str:
+        t = type(v)
+        if t is str:
             context[k] = v
             continue
+        if t is int:
+            try:
+                context[k] = str(v)
+                continue
+            except ValueError:  # more digits than sys.get_int_max_str_digits()
+                pass
         text, failed = _entry(v)
         context[k] = text
         if failed:
@@ -96,8 +101,8 @@ def field_name(key: object) -> str:
 
 
 def _key_text(key: object) -> str:
-    if isinstance(key, str):
-        return str.__str__(key)
+    if issubclass(type(key), str):  # the real type: a hostile __class__ cannot run here
+        return str.__str__(key)  # type: ignore[arg-type]
     return safe_str(key)
 
 

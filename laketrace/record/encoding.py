@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover - exercised in the stdlib-only CI step
     _orjson = None
 
 BACKEND = "orjson" if _orjson is not None else "json"
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
 def _stdlib_dumps(obj: Any) -> bytes:
@@ -69,8 +68,10 @@ def context_entry(value: Any) -> tuple[str, bool]:
     if t is str:
         return value, False
     if t is int:
-        if _INT_MIN <= value <= _INT_MAX:
+        try:
             return str(value), False
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            pass
     elif t is float:
         if math.isfinite(value):
             return repr(value), False

@@ -94,8 +94,8 @@ def human_from_lake(obj: dict[str, Any], *, color: bool = False) -> str:
 
     Whatever the file holds, the text is escaped like `human_line`'s.
     """
-    level = _lake_text(obj.get("level"))
-    ts = _lake_text(obj.get("ts")).replace("T", " ")
+    level = _lake_text(obj.get("level") or "")
+    ts = _lake_text(obj.get("ts") or "").replace("T", " ")
     if len(ts) > 24:
         ts = ts[:23] + "Z"
     site = f"{_lake_text(obj.get('logger'))}:{_lake_text(obj.get('function'))}:" + _lake_text(
@@ -120,10 +120,11 @@ def human_from_lake(obj: dict[str, Any], *, color: bool = False) -> str:
 
 
 def _lake_text(value: Any) -> str:
-    """A value read from a spool line as text (strings as they are, other JSON as JSON)."""
+    """A value read from a spool line as text (strings as they are, ``None`` as "None",
+    other JSON as JSON)."""
     if type(value) is str:
         return value
-    return "" if value is None else encoding.dumps_str(value)
+    return "None" if value is None else encoding.dumps_str(value)
 
 
 def json_line(rec: Record) -> str:

@@ -213,9 +213,8 @@ class Record:
         return format_traceback(self.exception)
 
     def __repr__(self) -> str:
-        return (
-            f"<Record {self.level} {self.logger_name!r} {self.message[:60]!r} extra={self.extra!r}>"
-        )
+        text = safe_str(self.message)[:60]
+        return f"<Record {self.level} {self.logger_name!r} {text!r} extra={safe_repr(self.extra)}>"
 
 
 def format_traceback(info: ExceptionInfo) -> str:

@@ -139,7 +139,7 @@ class _Walk:
         if obj is None or t is bool:
             return obj
         if t is int:
-            return obj if _INT_MIN <= obj <= _INT_MAX else _big_int(obj)
+            return obj if _INT_MIN <= obj <= _INT_MAX else self.big_int(obj)
         if t is float:
             return obj if math.isfinite(obj) else _NONFINITE.get(obj, "nan")
         self.nodes += 1
@@ -150,6 +150,14 @@ class _Walk:
             return self.convert(obj, t, depth)
         except Exception as exc:
             return self.fallback(obj, exc)
+
+    def big_int(self, n: int) -> str:
+        """An int beyond 64 bits as its decimal text (JSON number types stop at 64 bits)."""
+        try:
+            return str(n)
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            self.failed = True
+            return f"<int of {n.bit_length()} bits>"
 
     def convert(self, obj: Any, t: type, depth: int) -> Any:
         """Convert one non-primitive value (raises when the value's own hooks raise)."""
@@ -214,18 +222,9 @@ class _Walk:
         return clean_str(text)
 
 
-def _big_int(n: int) -> str:
-    try:
-        return str(n)
-    except ValueError:  # more digits than sys.get_int_max_str_digits()
-        return f"<int of {n.bit_length()} bits>"
-
-
 def _key(k: object) -> str:
-    if type(k) is str:
-        return clean_str(k)
-    if isinstance(k, str):
-        return clean_str(str.__str__(k))
+    if issubclass(type(k), str):
+        return clean_str(k)  # type: ignore[arg-type]
     return safe_repr(k)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..record.encoder import lake_line
 from ..record.format import human_line, json_line, template_formatter
 from ..record.record import Record
-from ..record.sanitize import safe_repr
+from ..record.sanitize import safe_repr, safe_str
 from .options import HandlerOptions
 
 #: set on an exception a ``catch=False`` handler raises: the log call re-raises it
@@ -42,8 +42,8 @@ def text_renderer(opts: HandlerOptions, *, color: bool = False) -> Callable[[Rec
 
         def formatted(rec: Record) -> str:
             out = user(rec)
-            if not isinstance(out, str):
-                out = str(out)
+            if type(out) is not str:
+                out = safe_str(out)
             return out if out.endswith("\n") else out + "\n"
 
         return formatted

@@ -75,6 +75,8 @@ def test_every_hostile_value_renders_to_json_safe_primitives(case):
         ("deep_nesting", True),
         ("set_raising_lt", False),
         ("nan", False),
+        ("int_over_4300_digits", True),
+        ("int_over_64_bits", False),
         ("control_characters", False),
     ],
 )
