@@ -24,9 +24,10 @@ from ..errors import ConfigError
 from ..record.encoder import context_map
 from ..record.levels import Level, parse_level
 from ..record.message import format_message
+from ..sinks.handlers import RAISE_MARK
 from . import driver
 from .accumulator import DriverSink, ExecutorLogParam, ExecutorRecord, TaskKey
-from .task_logger import LevelMethods, Masker, TaskLogger, task_context
+from .task_logger import LevelMethods, Masker, TaskLogger, contained, task_context
 
 _HOST = socket.gethostname()
 _task_state: dict[str, Any] = {"id": None, "seq": 0}
@@ -101,21 +102,26 @@ class ExecutorLogger(LevelMethods):
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         if level.no < self._level_no:
             return
-        tc = task_context()
-        if tc is None:  # on the driver: log straight through the driver logger
-            link = driver.link()
-            if link is not None:
-                link.log_call(
-                    self._name, self._bound, level, msg, args, fields, stacklevel=_LOG_CALLER
-                )
-            return
-        if self._mode != "accumulator" or self._acc is None:
-            if self._stderr:
-                TaskLogger(self._name, self._level_no, True, self._bound, redact=self._redact)._log(
-                    level, msg, args, fields
-                )
-            return
-        self._buffer(tc, level, msg, args, fields)
+        try:
+            tc = task_context()
+            if tc is None:  # on the driver: log straight through the driver logger
+                link = driver.link()
+                if link is not None:
+                    link.log_call(
+                        self._name, self._bound, level, msg, args, fields, stacklevel=_LOG_CALLER
+                    )
+                return
+            if self._mode != "accumulator" or self._acc is None:
+                if self._stderr:
+                    TaskLogger(
+                        self._name, self._level_no, True, self._bound, redact=self._redact
+                    )._log(level, msg, args, fields)
+                return
+            self._buffer(tc, level, msg, args, fields)
+        except Exception as exc:
+            if getattr(exc, RAISE_MARK, False):  # a driver handler with catch=False
+                raise
+            contained(exc)
 
     def _buffer(self, tc: Any, level: Level, msg: Any, args: tuple, fields: dict) -> None:
         state = _task_state

@@ -18,6 +18,7 @@ from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
 from ..record.message import format_message
 from ..record.record import iso_utc
+from ..record.sanitize import safe_repr
 
 
 class Masker(Protocol):
@@ -39,6 +40,22 @@ def task_context() -> Any:
         return mod.TaskContext.get()
     except Exception:
         return None
+
+
+_errors = [0]
+
+
+def contained(exc: BaseException) -> None:
+    """Count an error of an executor-side log call; report the first on stderr, never raise."""
+    _errors[0] += 1
+    if _errors[0] == 1:
+        try:
+            sys.stderr.write(
+                f"LakeTrace: an executor log call failed with {safe_repr(exc)}; the task keeps "
+                "running. Further errors are counted silently.\n"
+            )
+        except Exception:
+            pass
 
 
 class LevelMethods:
@@ -100,29 +117,29 @@ class TaskLogger(LevelMethods):
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         if not self._stderr or level.no < self._level_no:
             return
-        tc = task_context()
-        text = format_message(msg, args, fields)
-        extra = {**self._bound, **fields}
-        name = self.name
-        if self._redact is not None:
-            text, extra = self._redact.mask_call(text, extra)
-            name = self._redact(name)
-        rec = {
-            "ts": iso_utc(time.time()),
-            "level": str(level),
-            "level_no": level.no,
-            "logger": name,
-            "msg": text,
-            "context": context_map(extra),
-            "source": "executor",
-            "stage_id": tc.stageId() if tc else None,
-            "partition_id": tc.partitionId() if tc else None,
-            "task_attempt": tc.attemptNumber() if tc else None,
-        }
         try:
+            tc = task_context()
+            text = format_message(msg, args, fields)
+            extra = {**self._bound, **fields}
+            name = self.name
+            if self._redact is not None:
+                text, extra = self._redact.mask_call(text, extra)
+                name = self._redact(name)
+            rec = {
+                "ts": iso_utc(time.time()),
+                "level": str(level),
+                "level_no": level.no,
+                "logger": name,
+                "msg": text,
+                "context": context_map(extra),
+                "source": "executor",
+                "stage_id": tc.stageId() if tc else None,
+                "partition_id": tc.partitionId() if tc else None,
+                "task_attempt": tc.attemptNumber() if tc else None,
+            }
             sys.stderr.write(encoding.dumps_str(rec) + "\n")
-        except Exception:
-            pass
+        except Exception as exc:
+            contained(exc)
 
     def bind(self, **fields: Any) -> TaskLogger:
         return TaskLogger(

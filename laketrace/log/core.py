@@ -12,6 +12,7 @@ import itertools
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +21,11 @@ from ..errors import ConfigError
 from ..record.encoder import RawCall, encode_call, merge_context, static_fragment
 from ..record.levels import LEVELS, Level
 from ..record.message import format_message
-from ..record.record import JobContext, Record, exc_info_from
+from ..record.record import JobContext, Record, bad_exc_info, bad_exc_info_text, exc_info_from
+from ..record.sanitize import safe_repr, safe_str
 from ..sinks.enqueue import QueuedHandler
 from ..sinks.files import SpoolHandler, TextFileHandler
-from ..sinks.handlers import CallableHandler, Handler, StreamHandler
+from ..sinks.handlers import RAISE_MARK, CallableHandler, Handler, StreamHandler, report
 from ..sinks.options import HANDLER_KEYS, check_keys, parse_handler_options
 from ..spool.ids import record_ids as _ids
 from . import registry
@@ -33,6 +35,8 @@ from .context import _job, _job_fields, fields_var
 _getframe = sys._getframe
 _sys_modules = sys.modules
 _current_thread = threading.current_thread
+#: the context key of the record written for a log call that failed inside LakeTrace
+ERROR_KEY = "laketrace.error"
 #: the level of a logger without handlers: above every real level, so calls are no-ops
 NO_HANDLERS = 1_000
 
@@ -73,6 +77,7 @@ class Core:
         self.root: Any = None  # the LakeTraceLogger without bound fields
         self.fast: Any = None
         self.fast_queue: QueuedHandler | None = None
+        self.errors = 0  # log calls that failed (reported once on stderr)
 
     def next_id(self) -> int:
         return next(self._hid)
@@ -126,52 +131,97 @@ class Core:
         depth: int,
         exc: Any = None,
     ) -> None:
-        """One log call; ``depth`` is the number of frames between the caller and here."""
-        if fields and "exc_info" in fields:
-            exc = fields.pop("exc_info")
-        if type(msg) is not str or args or (fields and "{" in msg):
-            msg = format_message(msg, args, fields)
-        ctx = fields_var.get()
-        f = _getframe(depth)
-        ts = self.clock()
-        mod = _sys_modules.get("pyspark.context")
-        if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
-            self._spark_refresh()
-        job = _job[0]
-        if exc is None and job is None and (self.fast is not None or self.fast_queue is not None):
-            # the common cases: only the spool listens, directly or via enqueue=True
-            if ctx:
-                fields = {**ctx, **fields}
-            code = f.f_code
-            rid = f"{_ids.prefix}{next(_ids.counter):x}"
-            module = f.f_globals.get("__name__")
-            if self.fast is not None:
-                line = encode_call(
-                    ts,
-                    level,
-                    level.no,
-                    msg,
-                    merge_context(view._bctx, fields),
-                    rid,
-                    _thread_name(),
-                    module,
-                    code.co_name,
-                    f.f_lineno,
-                    self._frag,
-                )
-                self.fast.write(line, ts)
-            else:
-                raw = RawCall(
-                    level, level.no, msg, view._bctx, fields, rid, ts, module, code.co_name,
-                    f.f_lineno, _thread_name(), self._frag,
-                )  # fmt: skip
-                self.fast_queue.put_raw(raw)  # type: ignore[union-attr]
+        """One log call; ``depth`` is the number of frames between the caller and here.
+
+        Never raises into the caller (try/except costs nothing in CPython 3.11+ until
+        something raises), except what a handler with ``catch=False`` raises.
+        """
+        try:
+            if fields and "exc_info" in fields:
+                exc = fields.pop("exc_info")
+            if type(msg) is not str or args or (fields and "{" in msg):
+                msg = format_message(msg, args, fields)
+            ctx = fields_var.get()
+            f = _getframe(depth)
+            ts = self.clock()
+            mod = _sys_modules.get("pyspark.context")
+            if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
+                self._spark_refresh()
+            job = _job[0]
+            fast = self.fast
+            if exc is None and job is None and (fast is not None or self.fast_queue is not None):
+                # the common cases: only the spool listens, directly or via enqueue=True
+                if ctx:
+                    fields = {**ctx, **fields}
+                code = f.f_code
+                rid = f"{_ids.prefix}{next(_ids.counter):x}"
+                module = f.f_globals.get("__name__")
+                if type(module) is not str:
+                    module = None if module is None else safe_str(module)
+                if fast is not None:
+                    line = encode_call(
+                        ts,
+                        level,
+                        level.no,
+                        msg,
+                        merge_context(view._bctx, fields),
+                        rid,
+                        _thread_name(),
+                        module,
+                        code.co_name,
+                        f.f_lineno,
+                        self._frag,
+                    )
+                    try:
+                        fast.write(line, ts)
+                    except Exception as error:  # the spool handler's own containment
+                        self.spool.failed(error)  # type: ignore[union-attr]
+                else:
+                    raw = RawCall(
+                        level, level.no, msg, view._bctx, fields, rid, ts, module, code.co_name,
+                        f.f_lineno, _thread_name(), self._frag,
+                    )  # fmt: skip
+                    self.fast_queue.put_raw(raw)  # type: ignore[union-attr]
+                return
+            rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
+            no = level.no
+            for h in self.handlers:
+                if no >= h.levelno:
+                    h.handle(rec)
+        except Exception as error:
+            if getattr(error, RAISE_MARK, False):  # from a handler with catch=False
+                raise
+            self.errors += 1
+            try:
+                self.contained(error, level, msg)
+            except Exception:  # e.g. RecursionError at the stack limit: counted, never raised
+                pass
+
+    def contained(self, error: BaseException, level: Level | None = None, msg: Any = None) -> None:
+        """Report the first error a log call ran into on stderr (the caller counts them in
+        `errors`) and still write the call's record (its message and the error, as
+        ``laketrace.error``)."""
+        if self.errors == 1:
+            report(
+                f"LakeTrace: a log call on logger {self.name!r} failed with "
+                f"{safe_repr(error)}; the application keeps running. Further errors of "
+                "this logger are counted silently (logger._core.errors)."
+            )
+        if level is None:
             return
-        rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
-        no = level.no
-        for h in self.handlers:
-            if no >= h.levelno:
-                h.handle(rec)
+        try:
+            rec = self.make_record(
+                level,
+                msg if type(msg) is str else safe_str(msg),
+                extra={ERROR_KEY: f"log call failed: {safe_repr(error)}"},
+                ts=time.time(),
+                inherit_context=False,
+            )
+            for h in self.handlers:
+                if level.no >= h.levelno:
+                    h.handle(rec)
+        except Exception:
+            pass
 
     def _record(
         self,
@@ -192,6 +242,8 @@ class Core:
             extra = bound.copy() if bound else {}
         if job is not None and _job_fields[0]:
             extra = {**_job_fields[0], **extra}
+        if exc is not None and bad_exc_info(exc):
+            extra["exc_info"] = bad_exc_info_text(exc)
         code = f.f_code
         thread = _current_thread()
         rec = Record.__new__(Record)
@@ -254,6 +306,8 @@ class Core:
         ctx = fields_var.get() if inherit_context else None
         rec.extra = {**ctx, **(extra or {})} if ctx else dict(extra or {})
         rec.exception = exc_info_from(exc) if exc is not None else None
+        if rec.exception is None and exc is not None and bad_exc_info(exc):
+            rec.extra["exc_info"] = bad_exc_info_text(exc)
         rec.thread_id = thread.ident if thread_id is None else thread_id  # type: ignore[assignment]
         rec.thread_name = thread.name if thread_name is None else thread_name
         rec.pid = _ids.pid if pid is None else pid

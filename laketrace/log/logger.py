@@ -10,7 +10,7 @@ from typing import Any, Literal
 from .. import runtime as _runtime
 from ..errors import ConfigError
 from ..executor.task_logger import TaskLogger, task_logger
-from ..record.encoding import context_value
+from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
 from ..sinks.files import SpoolHandler
 from ..sinks.handlers import StreamHandler
@@ -74,7 +74,7 @@ class LakeTraceLogger:
         self._core = core
         self._bound = bound or {}
         # the bound fields pre-encoded for the `context` column, once per bind()
-        self._bctx = {str(k): context_value(v) for k, v in self._bound.items()}
+        self._bctx = context_map(self._bound)
 
     @classmethod
     def _set_levels(cls, min_no: int) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..record.levels import parse_level, stdlib_level
+from ..record.message import append_args
+from ..record.sanitize import safe_str
 from .logger import LakeTraceLogger
 
 _STD_ATTRS = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
@@ -46,7 +48,7 @@ class LakeTraceHandler(logging.Handler):
                 extra = {**self.target._bound, **extra}
             rec = core.make_record(
                 level,
-                record.getMessage(),
+                _message(record),
                 extra=extra,
                 exc=record.exc_info if record.exc_info else None,
                 ts=record.created,
@@ -62,6 +64,21 @@ class LakeTraceHandler(logging.Handler):
             core.dispatch(rec)
         except Exception:
             self.handleError(record)
+
+
+def _message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``; when its ``%`` formatting raises, the message as written
+    with the args appended (the driver's rule for a message that is not a template)."""
+    try:
+        msg = record.getMessage()
+        return msg if type(msg) is str else safe_str(msg)
+    except Exception:
+        args = record.args
+        if isinstance(args, Mapping):
+            args = (args,)
+        elif not isinstance(args, tuple):
+            args = () if args is None else (args,)
+        return append_args(safe_str(record.msg), args)
 
 
 class StdlibCapture:

@@ -1,23 +1,21 @@
-"""JSON encoding that never raises: orjson when installed, stdlib json otherwise.
+"""JSON encoding that never raises and never hands a user object to an encoder.
 
-Any value a user passes as a field must end up as valid JSON: datetimes, Decimals,
-bytes, sets, NaN, non-string keys, lone surrogates, cycles and objects whose
-``__repr__`` raises all take the slow path through `_sanitize` instead of failing.
+orjson when installed, stdlib json otherwise. `dumps` first reduces its argument to
+JSON-safe primitives with `laketrace.record.sanitize` (datetimes, Decimals, bytes, sets,
+Enums, dataclasses, NaN, non-string keys, lone surrogates, cycles and objects whose hooks
+raise all end up as valid JSON), so both backends produce the same JSON for the same
+value. `fast_dumps` is the raw backend, only for trees LakeTrace built itself from
+exact ``str``/``int``/``float``/``bool``/``None`` (the lake-line encoder).
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import datetime as _dt
-import decimal
-import enum
 import json
 import math
-import uuid
-from collections.abc import Callable, Mapping
-from pathlib import PurePath
+from collections.abc import Callable
 from typing import Any
+
+from .sanitize import Unrenderable, clean_str, render, to_safe
 
 _orjson: Any
 try:  # orjson is the optional `fast` extra
@@ -26,112 +24,15 @@ except ImportError:  # pragma: no cover - exercised in the stdlib-only CI step
     _orjson = None
 
 BACKEND = "orjson" if _orjson is not None else "json"
-_MAX_DEPTH = 64
-
-
-def _safe_repr(obj: object) -> str:
-    try:
-        return repr(obj)
-    except Exception:
-        try:
-            return f"<unrepresentable {type(obj).__qualname__} object>"
-        except Exception:
-            return "<unrepresentable object>"
-
-
-def _clean_str(s: str) -> str:
-    try:
-        s.encode("utf-8")
-        return s
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "replace").decode("utf-8")
-
-
-def _default(obj: object) -> Any:
-    """Convert one value JSON does not know into one it does (used by both backends)."""
-    if isinstance(obj, _dt.datetime):
-        return obj.isoformat()
-    if isinstance(obj, (_dt.date, _dt.time)):
-        return obj.isoformat()
-    if isinstance(obj, _dt.timedelta):
-        return obj.total_seconds()
-    if isinstance(obj, decimal.Decimal):
-        return str(obj)
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        raw = bytes(obj)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return "base64:" + base64.b64encode(raw).decode("ascii")
-    if isinstance(obj, (set, frozenset)):
-        try:
-            return sorted(obj)
-        except TypeError:
-            return list(obj)
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if isinstance(obj, (uuid.UUID, PurePath)):
-        return str(obj)
-    if isinstance(obj, BaseException):
-        return f"{type(obj).__name__}: {obj}"
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    return _safe_repr(obj)
-
-
-def _sanitize(obj: Any, depth: int = 0) -> Any:
-    """Recursively rebuild a value from JSON-safe primitives only (the slow, total path)."""
-    if depth > _MAX_DEPTH:
-        return "<max depth exceeded>"
-    if obj is None or obj is True or obj is False:
-        return obj
-    if isinstance(obj, str):
-        return _clean_str(str(obj))
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else str(obj)
-    if isinstance(obj, Mapping):
-        try:
-            items = list(obj.items())
-        except Exception:
-            return _safe_repr(obj)
-        return {
-            (_clean_str(k) if isinstance(k, str) else _clean_str(_safe_repr(k))): _sanitize(
-                v, depth + 1
-            )
-            for k, v in items
-        }
-    if isinstance(obj, (list, tuple)):
-        return [_sanitize(v, depth + 1) for v in obj]
-    try:
-        converted = _default(obj)
-    except Exception:
-        converted = _safe_repr(obj)
-    if converted is obj or isinstance(converted, str):
-        return _clean_str(converted) if isinstance(converted, str) else _safe_repr(obj)
-    return _sanitize(converted, depth + 1)
 
 
 def _stdlib_dumps(obj: Any) -> bytes:
-    return json.dumps(
-        obj, default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
 
 
-fast_dumps: Callable[[Any], bytes]
-_ERRORS: tuple[type[BaseException], ...]
-if _orjson is not None:
-    _OPTS = _orjson.OPT_NON_STR_KEYS
-    # plain orjson.dumps (no default/option) is twice as fast; `dumps` retries on failure
-    fast_dumps = _orjson.dumps
-
-    _ORJSON_ERRORS: tuple[type[BaseException], ...] = (TypeError, _orjson.JSONEncodeError)
-else:
-    fast_dumps = _stdlib_dumps
-    _ORJSON_ERRORS = ()
-
-_ERRORS = (TypeError, ValueError, OverflowError, RecursionError, UnicodeError, *_ORJSON_ERRORS)
+fast_dumps: Callable[[Any], bytes] = _orjson.dumps if _orjson is not None else _stdlib_dumps
 
 
 def dumps(obj: Any) -> bytes:
@@ -140,16 +41,19 @@ def dumps(obj: Any) -> bytes:
     >>> dumps({"n": 1, "when": __import__("datetime").date(2026, 1, 2)})
     b'{"n":1,"when":"2026-01-02"}'
     """
+    return _encode_tree(to_safe(obj))
+
+
+def _encode_tree(tree: Any) -> bytes:
+    """Encode a tree `sanitize.render` built (only primitives, so only limits can fail)."""
     try:
-        return fast_dumps(obj)
-    except _ERRORS:
+        return fast_dumps(tree)
+    except Exception:  # e.g. orjson's nesting limit: the stdlib encoder has none so low
         pass
-    if _orjson is not None and BACKEND == "orjson":
-        try:
-            return _orjson.dumps(obj, default=_default, option=_OPTS)
-        except _ERRORS:
-            pass
-    return _stdlib_dumps(_sanitize(obj))
+    try:
+        return _stdlib_dumps(tree)
+    except Exception:  # MemoryError: still one valid JSON value
+        return b'"<unencodable value>"'
 
 
 def dumps_str(obj: Any) -> str:
@@ -157,19 +61,42 @@ def dumps_str(obj: Any) -> str:
     return dumps(obj).decode("utf-8")
 
 
-def context_value(value: Any) -> str:
-    """Encode a field value for the `context` map<string,string>: strings as-is, others as JSON."""
+def context_entry(value: Any) -> tuple[str, bool]:
+    """``(text, failed)``: a field value as the `context` map holds it (strings as they are,
+    other values as JSON), and whether rendering it needed a fallback."""
     t = type(value)
     if t is str:
-        return value
+        return value, False
     if t is int:
-        return str(value)
-    return dumps(value).decode("utf-8")
+        try:
+            return str(value), False
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            pass
+    elif t is float:
+        if math.isfinite(value):
+            return repr(value), False
+    elif value is None:
+        return "null", False
+    elif t is bool:
+        return ("true" if value else "false"), False
+    elif issubclass(t, str):  # Level, str enums, Unrenderable: their text, no user code
+        return clean_str(value), t is Unrenderable
+    tree, failed = render(value)
+    return _encode_tree(tree).decode("utf-8"), failed
+
+
+def context_value(value: Any) -> str:
+    """Encode a field value for the `context` map<string,string>: strings as-is, others as JSON.
+
+    >>> context_value("a"), context_value(3), context_value(float("nan")), context_value(None)
+    ('a', '3', '"nan"', 'null')
+    """
+    return context_entry(value)[0]
 
 
 def set_backend(name: str) -> Callable[[Any], bytes]:
     """Switch the encoder backend (``"orjson"`` or ``"json"``); used by tests and benchmarks."""
-    global fast_dumps, BACKEND, _ERRORS
+    global fast_dumps, BACKEND
     if name == "json":
         fast_dumps = _stdlib_dumps
     elif name == "orjson":

@@ -8,9 +8,10 @@ import time
 import traceback as _tb
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from .levels import Level
+from .sanitize import Unrenderable, safe_repr, safe_str, type_name
 
 _UTC = _dt.timezone.utc
 
@@ -38,17 +39,49 @@ class ExceptionInfo(NamedTuple):
 
 
 def exc_info_from(value: object) -> ExceptionInfo | None:
-    """Normalise ``exc_info=`` arguments: True, an exception, or a ``sys.exc_info()`` tuple."""
+    """Normalise ``exc_info=`` arguments: True, an exception, or a ``sys.exc_info()`` tuple.
+
+    Anything else (``(1, 2, 3)``, a string) gives None; see `bad_exc_info`. Only the real
+    type of ``value`` is inspected, so a hostile ``__class__`` cannot raise here.
+    """
     if value is None or value is False:
         return None
+    if type(value) is ExceptionInfo:  # ours (e.g. a rendered exception Spark reported)
+        return value
     if value is True:
-        et, ev, tb = sys.exc_info()
-        return ExceptionInfo(et, ev, tb) if ev is not None else None  # type: ignore[arg-type]
-    if isinstance(value, BaseException):
+        value = sys.exc_info()[1]
+    elif type(value) is tuple and len(value) == 3:
+        ev, tb = value[1], value[2]
+        if not _is_exception(ev):
+            return None
+        if type(tb) is not TracebackType:
+            tb = ev.__traceback__
+        return ExceptionInfo(type(ev), ev, tb)
+    if _is_exception(value):
         return ExceptionInfo(type(value), value, value.__traceback__)
-    if isinstance(value, tuple) and len(value) == 3 and value[1] is not None:
-        return ExceptionInfo(*value)
     return None
+
+
+def _is_exception(value: object) -> TypeGuard[BaseException]:
+    return issubclass(type(value), BaseException)
+
+
+def bad_exc_info(value: object) -> bool:
+    """True when ``exc_info=value`` is neither empty, True, an exception, nor a
+    ``sys.exc_info()``-style tuple (``(None, None, None)`` counts as empty)."""
+    if value is None or value is False or value is True or _is_exception(value):
+        return False
+    if type(value) is tuple and len(value) == 3:
+        return not (value[1] is None or _is_exception(value[1]))
+    return True
+
+
+def bad_exc_info_text(value: object) -> Unrenderable:
+    """The ``exc_info`` field of a record whose ``exc_info=`` was unusable (`bad_exc_info`)."""
+    return Unrenderable(
+        f"<unprintable {type_name(value)}: exc_info must be True, an exception or a "
+        f"sys.exc_info() tuple, got {safe_repr(value)}>"
+    )
 
 
 class _IsoClock:
@@ -190,35 +223,41 @@ class Record:
         return format_traceback(self.exception)
 
     def __repr__(self) -> str:
-        return (
-            f"<Record {self.level} {self.logger_name!r} {self.message[:60]!r} extra={self.extra!r}>"
-        )
+        text = safe_str(self.message)[:60]
+        return f"<Record {self.level} {self.logger_name!r} {text!r} extra={safe_repr(self.extra)}>"
 
 
 def format_traceback(info: ExceptionInfo) -> str:
+    """The formatted Python traceback of ``info``; never raises."""
     if isinstance(info.value, RenderedException):
         return info.value.text
     try:
         return "".join(_tb.format_exception(info.type, info.value, info.traceback)).rstrip("\n")
-    except Exception:  # a broken __str__ on the exception must not break logging
-        return f"{getattr(info.type, '__name__', 'Exception')}: <unprintable exception>"
+    except Exception:  # a broken __str__ or class attribute on the exception
+        return f"{_class_name(info.type)}: <unprintable exception>"
+
+
+def _class_name(etype: Any) -> str:
+    try:
+        module = getattr(etype, "__module__", None)
+        qual = getattr(etype, "__qualname__", None) or getattr(etype, "__name__", "Exception")
+        name = safe_str(qual)
+        return name if module in (None, "builtins") else f"{safe_str(module)}.{name}"
+    except Exception:
+        return type_name(etype)
 
 
 def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
     """The exception in Spark's structured-log shape: ``{class, msg, stacktrace[...]}``."""
     if isinstance(info.value, RenderedException):
         return info.value.struct_copy()
-    etype = info.type
     try:
-        msg: str | None = str(info.value)
+        msg: str | None = safe_str(info.value)
     except Exception:
         msg = "<unprintable exception>"
-    module = getattr(etype, "__module__", None)
-    qual = getattr(etype, "__qualname__", getattr(etype, "__name__", "Exception"))
-    cls = qual if module in (None, "builtins") else f"{module}.{qual}"
-    frames = []
+    frames: list[dict[str, Any]] = []
     tb = info.traceback
-    while tb is not None:
+    while tb is not None and len(frames) < 10_000:
         frame = tb.tb_frame
         code = frame.f_code
         frames.append(
@@ -230,7 +269,7 @@ def exception_struct(info: ExceptionInfo) -> dict[str, Any]:
             }
         )
         tb = tb.tb_next
-    return {"class": cls, "msg": msg, "stacktrace": frames}
+    return {"class": _class_name(info.type), "msg": msg, "stacktrace": frames}
 
 
 class RenderedException(Exception):

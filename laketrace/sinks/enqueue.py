@@ -32,6 +32,7 @@ from typing import Any
 
 from ..record.encoder import RawCall
 from ..record.record import Record
+from ..record.sanitize import safe_repr
 from .handlers import Handler, report
 
 _BATCH = 1024
@@ -153,7 +154,7 @@ class QueuedHandler(Handler):
                     self.inner.handle_many(run)
                 start = end
         except Exception as exc:  # catch=False inner handlers: report, never kill the writer
-            report(f"LakeTrace: handler {self.id} (enqueue) write error: {exc!r}")
+            report(f"LakeTrace: handler {self.id} (enqueue) write error: {safe_repr(exc)}")
         with self._space:
             self._done += len(items)
             if self._waiting:

@@ -12,7 +12,11 @@ from typing import Any
 from ..record.encoder import lake_line
 from ..record.format import human_line, json_line, template_formatter
 from ..record.record import Record
+from ..record.sanitize import safe_repr, safe_str
 from .options import HandlerOptions
+
+#: set on an exception a ``catch=False`` handler raises: the log call re-raises it
+RAISE_MARK = "_laketrace_raise"
 
 
 class Message(str):
@@ -38,8 +42,8 @@ def text_renderer(opts: HandlerOptions, *, color: bool = False) -> Callable[[Rec
 
         def formatted(rec: Record) -> str:
             out = user(rec)
-            if not isinstance(out, str):
-                out = str(out)
+            if type(out) is not str:
+                out = safe_str(out)
             return out if out.endswith("\n") else out + "\n"
 
         return formatted
@@ -75,16 +79,28 @@ class Handler:
                 return
             self.emit(rec)
         except Exception as exc:
-            if not self._catch:
-                raise
-            self._errors += 1
-            if self._errors == 1:
-                report(
-                    f"LakeTrace: handler {self.id} ({self.describe()}) raised {exc!r} while "
-                    "handling a record; the record was skipped for this handler and the "
-                    "application keeps running. Further errors of this handler are counted "
-                    "silently (set catch=False to raise them)."
-                )
+            self.failed(exc)
+
+    def failed(self, exc: Exception) -> None:
+        """Contain an error of this handler: count it and report the first on stderr.
+
+        With ``catch=False`` it is raised instead, marked so that the log call lets it
+        through to the caller.
+        """
+        if not self._catch:
+            try:
+                setattr(exc, RAISE_MARK, True)
+            except Exception:
+                pass
+            raise exc
+        self._errors += 1
+        if self._errors == 1:
+            report(
+                f"LakeTrace: handler {self.id} ({self.describe()}) raised {safe_repr(exc)} while "
+                "handling a record; the record was skipped for this handler and the "
+                "application keeps running. Further errors of this handler are counted "
+                "silently (set catch=False to raise them)."
+            )
 
     def emit(self, rec: Record) -> None:
         raise NotImplementedError
@@ -95,7 +111,7 @@ class Handler:
             self.handle(rec)
 
     def describe(self) -> str:
-        return f"{self.kind} {self.spec!r}"
+        return f"{self.kind} {safe_repr(self.spec)}"
 
     def flush(self) -> None:
         pass
@@ -157,4 +173,8 @@ class CallableHandler(Handler):
         self.func(msg)
 
     def describe(self) -> str:
-        return f"callable {getattr(self.func, '__qualname__', self.func)!r}"
+        try:
+            name = getattr(self.func, "__qualname__", self.func)
+        except Exception:
+            name = self.func
+        return f"callable {safe_repr(name)}"

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..record.format import FORMAT_FIELDS
+from ..record.format import FORMAT_FIELDS, field_problem
 from ..record.levels import Level, parse_level
+from ..record.message import MAX_WIDTH, spec_problem
 from .rotation import (
     Retention,
     Rotation,
@@ -96,16 +97,28 @@ def parse_format(value: object, *, key: str = "format") -> str | None:
             f"config {key!r}: {value!r} is not a valid template ({exc}); double literal braces "
             "as '{{' and '}}'."
         ) from None
-    for _, field_name, _, _ in parsed:
+    for _, field_name, spec, conversion in parsed:
         if field_name is None:
             continue
-        root = field_name.split(".")[0].split("[")[0]
-        if root not in FORMAT_FIELDS:
+        problem = field_problem(field_name)
+        if problem == "unknown field":
+            root = field_name.split(".")[0].split("[")[0]
             close = difflib.get_close_matches(root, FORMAT_FIELDS, n=1)
             hint = f" Did you mean {{{close[0]}}}?" if close else ""
             raise ConfigError(
-                f"config {key!r}: unknown field {{{root}}} in {value!r}.{hint} "
-                f"Available: {', '.join(FORMAT_FIELDS)}."
+                f"config {key!r}: unknown field {{{field_name}}} in {value!r}.{hint} "
+                f"Available: {', '.join(FORMAT_FIELDS)}, {{extra[key]}}, {{level.no}}."
+            )
+        if problem is None and conversion not in (None, "r", "s", "a"):
+            problem = f"conversion !{conversion} (use !r, !s or !a)"
+        if problem is None:
+            problem = spec_problem(spec or "")
+        if problem is not None:
+            raise ConfigError(
+                f"config {key!r}: field {{{field_name}}} in {value!r} is not allowed: {problem}. "
+                f"A template names record fields ({', '.join(FORMAT_FIELDS)}), {{extra[key]}} "
+                f"or {{level.no}}, with an optional !r/!s/!a and a format spec with widths "
+                f"up to {MAX_WIDTH}, e.g. '{{time}} {{level:<8}} {{message}} {{extra[step]}}'."
             )
     return value
 

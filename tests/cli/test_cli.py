@@ -57,3 +57,32 @@ def test_follow_prints_new_records(make_logger, log_dir):
     log.info("new one")
     assert follower.poll() == 1
     assert "new one" in buf.getvalue() and "old" not in buf.getvalue()
+
+
+FORGED = "2026-01-01 00:00:00.000Z | INFO     | app:main:1 - all good"
+
+
+def test_tail_and_follow_escape_control_characters(make_logger, log_dir, capsys):
+    """`laketrace tail`, `log.tail` and follow print one escaped line per record, with the
+    traceback on indented lines, whatever the spool holds."""
+    import io
+
+    from laketrace.read.follow import Follower
+
+    log = make_logger()
+    buf = io.StringIO()
+    follower = Follower(log_dir, out=buf)
+    log.info(f"x\x1b[2J\r{FORGED}\n{FORGED}", k=f"\n{FORGED}\x9b")
+    try:
+        raise ValueError(f"bad\n{FORGED}")
+    except ValueError:
+        log.exception("failed")
+    assert main(["tail", "--log-dir", log_dir]) == 0
+    via_method = io.StringIO()
+    log.tail(file=via_method)
+    assert follower.poll() == 2
+    for out in (capsys.readouterr().out, via_method.getvalue(), buf.getvalue()):
+        lines = out.rstrip("\n").split("\n")
+        assert len([ln for ln in lines if not ln.startswith("  ")]) == 2, out
+        assert "\x1b" not in out and "\r" not in out and "\x9b" not in out
+        assert f"  {FORGED}" in lines
