@@ -32,6 +32,7 @@ from .. import runtime as _runtime
 from ..errors import ConfigError
 from ..spool.ids import spool_id
 from ..spool.ledger import Manifest
+from ..spool.live import seal_active
 from ..spool.names import INTERNAL_DIR
 from ..spool.recover import recover
 from ..targets import Target, resolve_target, with_quarantine
@@ -160,6 +161,7 @@ def flush_to_delta(
     _check_options(batch_bytes, partition_by)
     rt = _runtime.detect_runtime()
     spool_dir = _spool_dir(log_dir, rt)
+    seal_active(spool_dir)  # this process's records logged so far ship too
     has_spark = spark is not None
     target = resolve_target(path=path, table=table, runtime=rt, has_spark=has_spark)
     target = with_quarantine(target, quarantine, runtime=rt, has_spark=has_spark)

@@ -58,6 +58,7 @@ class Core:
         self.lock = threading.RLock()
         self.clock = config.clock
         self.redact = config.redact
+        self.sanitize = config.sanitize
         self.runtime = _runtime.detect_runtime()
         self.run_id = config.run_id or _runtime.run_id()
         self.hostname = _runtime.hostname()
@@ -91,6 +92,7 @@ class Core:
                 and spool.opts.filter is None
                 and not spool.file._rot_callables
                 and self.redact is None
+                and self.sanitize is None
             )
             only = handlers[0] if len(handlers) == 1 else None
             self.fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
@@ -209,6 +211,8 @@ class Core:
         rec._frag = self._frag if job is None else None
         if self.redact is not None:
             self.redact.record(rec)
+        if self.sanitize is not None:
+            rec.message = self.sanitize(rec.message)
         return rec
 
     def dispatch(self, rec: Record) -> None:
@@ -218,6 +222,8 @@ class Core:
             return
         if self.redact is not None:
             self.redact.record(rec)
+        if self.sanitize is not None:
+            rec.message = self.sanitize(rec.message)
         for h in self.handlers:
             if no >= h.levelno:
                 h.handle(rec)

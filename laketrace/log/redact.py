@@ -8,8 +8,12 @@ Three rules, applied to every record before any handler, filter or formatter see
 - the values of those fields are also masked wherever else they appear in the record
   (message, other fields, exception), when at least `MIN_LITERAL` characters long.
 
-`BUILTIN_PATTERNS` is the one definition of the built-in patterns; `builtin_patterns()`
-hands them out as plain, portable regex strings (Python ``re`` and ``java.util.regex``).
+`BUILTIN_PATTERNS` is the one definition of the built-in patterns: the secret patterns
+defined here and the PII patterns of `laketrace.log.pii` (e-mail, cards, SSNs, IBANs, IP
+addresses, phone numbers; masks that keep a hint). `builtin_patterns()` hands them out as
+plain, portable regex strings (Python ``re`` and ``java.util.regex``), `builtin_masks()`
+says how each one masks. In the ``redact`` config ``"builtin"`` (or ``True``) selects every
+secret pattern and ``"pii"`` every PII pattern.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..record.encoding import context_value
 from ..record.record import ExceptionInfo, JobContext, Record, mask_exception
+from .pii import PII_PATTERNS, PII_RULES, PiiMasker
 from .secret_fields import (
     MASK,
     MIN_LITERAL,
@@ -42,7 +47,7 @@ _SECRET_KEY = (
 )
 _SEP = r"(?:\\?[\"']|&quot;)?\s*[=:]\s*"
 _SIG_VALUE = r"(?:[^&\s\"'<>%]|%(?!26))+"
-BUILTIN_PATTERNS: dict[str, str] = {
+SECRET_PATTERNS: dict[str, str] = {
     "bearer": r"(\b[Bb]earer\s+)[A-Za-z0-9\-._~+/]+=*",
     "databricks_token": r"()\bdapi[0-9a-f]{32}(?:-[0-9]+)?\b",
     "azure_sas_sig": rf"(?i:((?:\b|%26|%3F|\\u0026)sig(?:=|%3D)){_SIG_VALUE})",
@@ -73,6 +78,13 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "jwt": r"()(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
     "private_key": r"(-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----)[\s\S]*?(?=-----END|$)",
 }
+#: every built-in pattern by name: the secret patterns, then the PII patterns
+BUILTIN_PATTERNS: dict[str, str] = {**SECRET_PATTERNS, **PII_PATTERNS}
+#: the names ``"builtin"`` and ``"pii"`` select in the ``redact`` config
+PATTERN_GROUPS: dict[str, tuple[str, ...]] = {
+    "builtin": tuple(SECRET_PATTERNS),
+    "pii": tuple(PII_PATTERNS),
+}
 # the first letters of every `_SECRET_KEY` alternative
 _KEY_STARTS = "pass pwd secret token api access account private subscription credential".split()
 # (lower-case literal, offsets before it where a match may start) per built-in pattern
@@ -98,9 +110,11 @@ def builtin_patterns() -> dict[str, str]:
     """The built-in patterns as ``{name: regex}`` plain strings (JSON-serialisable).
 
     Each pattern uses only syntax that Python's ``re`` and ``java.util.regex`` read alike
-    (plain groups, ``(?i:...)``, lookahead). Mask rule: each alternative has one capturing
-    group; keep the text from the match start to the end of the group that took part and
-    replace the rest of the match with ``"***"``.
+    (plain groups, ``(?i:...)``, lookaround). Each alternative has one capturing group;
+    `builtin_masks()` says what it keeps. Secret patterns (``"prefix"``): keep the text
+    from the match start to the end of the group that took part and replace the rest of
+    the match with ``"***"``; they are one alternation (the leftmost match wins). PII
+    patterns follow, applied one after another over the result (`laketrace.log.pii`).
 
     >>> import json, re
     >>> all(re.compile(p) for p in builtin_patterns().values())
@@ -111,17 +125,38 @@ def builtin_patterns() -> dict[str, str]:
     return dict(BUILTIN_PATTERNS)
 
 
+def builtin_masks() -> dict[str, dict[str, str | None]]:
+    """How each built-in pattern masks, as data: ``{name: {"mask": ..., "check": ...}}``.
+
+    ``mask`` is ``"prefix"`` (keep up to the end of the group, then ``***``) or
+    ``"suffix"`` (keep the group; before it every ASCII letter and digit becomes ``*``,
+    other characters stay); ``check`` is ``"luhn"``, ``"mod97"`` (IBAN) or None: a match
+    failing its check is left as it is.
+
+    >>> builtin_masks()["card_number"]
+    {'mask': 'suffix', 'check': 'luhn'}
+    """
+    out: dict[str, dict[str, str | None]] = {
+        n: {"mask": "prefix", "check": None} for n in SECRET_PATTERNS
+    }
+    out.update({n: {"mask": r.mask, "check": r.check} for n, r in PII_RULES.items()})
+    return out
+
+
 class Redactor:
     """The compiled ``redact`` config: ``redactor(text)`` masks text; `record` masks a record.
 
     Picklable (it pickles as its config), so executor-side loggers carry it into tasks.
     """
 
-    __slots__ = ("_builtin", "_custom", "_names", "spec")
+    __slots__ = ("_builtin", "_custom", "_names", "_pii", "spec")
 
     def __init__(self, spec: object, builtin: list[str], custom: list[re.Pattern[str]]) -> None:
         self.spec = spec
-        self._builtin = _Builtins(builtin) if builtin else None
+        secrets = [n for n in builtin if n in SECRET_PATTERNS]
+        pii = [n for n in builtin if n in PII_PATTERNS]
+        self._builtin = _Builtins(secrets) if secrets else None
+        self._pii = PiiMasker(pii) if pii else None
         self._custom = custom
         self._names: dict[Any, Any] = {}
 
@@ -132,6 +167,8 @@ class Redactor:
         """``text`` with every pattern's secret part replaced by ``***``."""
         if self._builtin is not None:
             text = self._builtin.sub(text)
+        if self._pii is not None:
+            text = self._pii(text)
         for pattern in self._custom:
             text = pattern.sub(_custom_repl, text)
         return text
@@ -272,9 +309,10 @@ def _custom_repl(match: re.Match[str]) -> str:
 def compile_redactor(value: object, *, key: str = "redact") -> Redactor | None:
     """Parse the ``redact`` config once into a `Redactor` (or None when off).
 
-    Accepted: ``False``/``None`` (off), ``True`` (all built-in patterns), or a list of
-    built-in pattern names and regular expressions (``"builtin"`` adds all built-ins;
-    compiled ``re.Pattern`` objects are taken as they are). A string without any regex
+    Accepted: ``False``/``None`` (off), ``True`` (all secret patterns), or a list of
+    built-in pattern names and regular expressions (``"builtin"`` adds all secret patterns,
+    ``"pii"`` all PII patterns; compiled ``re.Pattern`` objects are taken as they are).
+    A string without any regex
     metacharacter is a pattern *name*: it must be a built-in name, so a typo is an error
     instead of a regex that protects nothing. A user regex masks group 1 if it has groups,
     else its whole match. Field-name masking is on whenever redaction is.
@@ -293,13 +331,14 @@ def compile_redactor(value: object, *, key: str = "redact") -> Redactor | None:
     else:
         raise ConfigError(
             f"config {key!r}: expected True, False, or a list of built-in pattern names "
-            f"{sorted(BUILTIN_PATTERNS)} and regular expressions, got {value!r}."
+            f"{sorted(BUILTIN_PATTERNS)} ('builtin' for all secret patterns, 'pii' for all "
+            f"PII patterns) and regular expressions, got {value!r}."
         )
     builtin: set[str] = set()
     custom: list[re.Pattern[str]] = []
     for item in items:
-        if item == "builtin":
-            builtin.update(BUILTIN_PATTERNS)
+        if isinstance(item, str) and item in PATTERN_GROUPS:
+            builtin.update(PATTERN_GROUPS[item])
         elif isinstance(item, str) and item in BUILTIN_PATTERNS:
             builtin.add(item)
         elif isinstance(item, str):
@@ -318,11 +357,12 @@ def compile_redactor(value: object, *, key: str = "redact") -> Redactor | None:
 def _user_regex(item: str, key: str) -> re.Pattern[str]:
     names = sorted(BUILTIN_PATTERNS)
     if not _REGEX_CHARS.intersection(item):
-        close = difflib.get_close_matches(item, [*names, "builtin"], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(item, [*names, *PATTERN_GROUPS], n=1, cutoff=0.6)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
             f"config {key!r}: {item!r} is not a built-in pattern name.{hint} Built-in names: "
-            f"{names} (or 'builtin' for all). A regular expression must contain a regex "
+            f"{names} (or 'builtin' for all secret patterns, 'pii' for all PII patterns). "
+            "A regular expression must contain a regex "
             "metacharacter (one of \\ . ^ $ * + ? { } [ ] ( ) |); to mask a literal word, "
             rf"write r'\b{item}\b' or pass re.compile({item!r})."
         )
@@ -342,7 +382,10 @@ __all__ = [
     "SECRET_NAME_ENDINGS",
     "SECRET_NAME_PARTS",
     "SECRET_NAME_WORDS",
+    "PATTERN_GROUPS",
     "Redactor",
+    "SECRET_PATTERNS",
+    "builtin_masks",
     "builtin_patterns",
     "compile_redactor",
     "is_secret_name",

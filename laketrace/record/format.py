@@ -22,6 +22,7 @@ _RESET = "\x1b[0m"
 #: the fields a ``format`` template may name
 FORMAT_FIELDS = (
     "time",
+    "timestamp",
     "ts",
     "level",
     "level_no",
@@ -127,7 +128,7 @@ class _FormatView(dict):
 
     def __missing__(self, key: str) -> Any:
         r = self._rec
-        if key == "time":
+        if key in ("time", "timestamp"):  # {timestamp}: LakeTrace 1.x's name
             value: Any = _local_time(r.ts)
         elif key == "ts":
             value = iso_utc(r.ts)
