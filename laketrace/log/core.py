@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import runtime as _runtime
 from ..errors import ConfigError
-from ..record.encoder import RawCall, encode_call, merge_context, static_fragment
+from ..record.encoder import RawCall, context_map, encode_call, merge_context, static_fragment
 from ..record.levels import LEVELS, Level
 from ..record.message import format_message
 from ..record.record import JobContext, Record, exc_info_from
@@ -74,6 +74,10 @@ class Core:
         self.root: Any = None  # the LakeTraceLogger without bound fields
         self.fast: Any = None
         self.fast_queue: QueuedHandler | None = None
+        self.masked_fast: Any = None
+        self.masked_queue: Any = None
+        if self.redact is not None or self.sanitize is not None:
+            self.emit = self._emit_masked  # type: ignore[method-assign]
 
     def next_id(self) -> int:
         return next(self._hid)
@@ -91,13 +95,15 @@ class Core:
                 and len(handlers) == 1
                 and spool.opts.filter is None
                 and not spool.file._rot_callables
-                and self.redact is None
-                and self.sanitize is None
             )
             only = handlers[0] if len(handlers) == 1 else None
-            self.fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
+            fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
             inner = getattr(only, "inner", None)
-            self.fast_queue = only if plain and inner is spool else None  # type: ignore[assignment]
+            fast_queue = only if plain and inner is spool else None
+            # a masking core takes its own emit (`_emit_masked`): the plain one never masks
+            masking = self.redact is not None or self.sanitize is not None
+            self.fast, self.fast_queue = (None, None) if masking else (fast, fast_queue)  # type: ignore[assignment]
+            self.masked_fast, self.masked_queue = (fast, fast_queue) if masking else (None, None)
 
     def _spark_refresh(self) -> None:
         sc = _runtime.active_spark_context()
@@ -168,6 +174,67 @@ class Core:
                     f.f_lineno, _thread_name(), self._frag,
                 )  # fmt: skip
                 self.fast_queue.put_raw(raw)  # type: ignore[union-attr]
+            return
+        rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
+        no = level.no
+        for h in self.handlers:
+            if no >= h.levelno:
+                h.handle(rec)
+
+    def _emit_masked(
+        self,
+        level: Level,
+        msg: Any,
+        args: tuple,
+        fields: dict[str, Any],
+        view: Any,
+        depth: int,
+        exc: Any = None,
+    ) -> None:
+        """`emit` for a core that masks (``redact``) or sanitises messages.
+
+        When only the spool listens (and there is no exception or job context), the masked
+        message and fields are encoded straight into a spool line, as `emit` does for plain
+        cores; the line equals what the general path (`_record`, then `lake_line`) writes.
+        """
+        if fields and "exc_info" in fields:
+            exc = fields.pop("exc_info")
+        if type(msg) is not str or args or (fields and "{" in msg):
+            msg = format_message(msg, args, fields)
+        ctx = fields_var.get()
+        f = _getframe(depth)
+        ts = self.clock()
+        mod = _sys_modules.get("pyspark.context")
+        if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
+            self._spark_refresh()
+        job = _job[0]
+        sink, queue = self.masked_fast, self.masked_queue
+        if exc is None and job is None and (sink is not None or queue is not None):
+            bound = view._bound
+            extra = {**bound, **ctx, **fields} if bound or ctx else fields
+            redact = self.redact
+            thread = _thread_name()
+            if redact is not None:
+                msg, extra = redact.mask_call(msg, extra)
+                thread = redact.name(thread)
+            if self.sanitize is not None:
+                msg = self.sanitize(msg)
+            code = f.f_code
+            rid = f"{_ids.prefix}{next(_ids.counter):x}"
+            module = f.f_globals.get("__name__")
+            if sink is not None:
+                context = context_map(extra) if extra else {}
+                line = encode_call(
+                    ts, level, level.no, msg, context, rid, thread, module, code.co_name,
+                    f.f_lineno, self._frag,
+                )  # fmt: skip
+                sink.write(line, ts)
+            else:
+                raw = RawCall(
+                    level, level.no, msg, {}, extra, rid, ts, module, code.co_name, f.f_lineno,
+                    thread, self._frag,
+                )  # fmt: skip
+                queue.put_raw(raw)
             return
         rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
         no = level.no

@@ -386,6 +386,7 @@ def _new_core(name: str, cfg: LoggerConfig, key: Any) -> Core:
     if cfg.stdout:
         hid = core.next_id()
         core.attach(hid, StreamHandler(hid, cfg.stdout_handler, "stdout"))
+    core.refresh(registry.captures())  # level methods even without any handler
     core.root = cls(core)
     return core
 

@@ -36,48 +36,8 @@ from .secret_fields import (
     SecretWalk,
     is_secret_name,
 )
+from .secret_patterns import SECRET_PATTERNS, SecretMatcher, secret_repl
 
-# Portable syntax only (no named groups, no Python-only flags): a JVM appender loads these.
-# Each alternative of a pattern has exactly one capturing group; the text up to the end of
-# that group is kept and the rest of the match becomes MASK. Every match starts at (or a
-# fixed distance before) one of its pattern's `_TRIGGERS`, which is what keeps masking fast.
-_SECRET_KEY = (
-    r"(?:pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key|access[_-]?key"
-    r"|account[_-]?key|private[_-]?key|subscription[_-]?key|credentials?)"
-)
-_SEP = r"(?:\\?[\"']|&quot;)?\s*[=:]\s*"
-_SIG_VALUE = r"(?:[^&\s\"'<>%]|%(?!26))+"
-SECRET_PATTERNS: dict[str, str] = {
-    "bearer": r"(\b[Bb]earer\s+)[A-Za-z0-9\-._~+/]+=*",
-    "databricks_token": r"()\bdapi[0-9a-f]{32}(?:-[0-9]+)?\b",
-    "azure_sas_sig": rf"(?i:((?:\b|%26|%3F|\\u0026)sig(?:=|%3D)){_SIG_VALUE})",
-    "url_signature": rf"(?i:((?:\b|%26|%3F|\\u0026)signature(?:=|%3D)){_SIG_VALUE})",
-    "key_value": (
-        # \"escaped\" JSON inside JSON, "double", 'single', &quot;html&quot; or bare values
-        rf"(?i:({_SECRET_KEY}{_SEP}\\\")[^\"\\\r\n]*"
-        rf"|({_SECRET_KEY}{_SEP}\")(?:[^\"\\\r\n]|\\.)*"
-        rf"|({_SECRET_KEY}{_SEP}')[^'\r\n]*"
-        rf"|({_SECRET_KEY}{_SEP}&quot;)(?:[^&\r\n]|&(?!quot;))*"
-        rf"|({_SECRET_KEY}{_SEP})[^\s\"'&,;<>]+)"
-    ),
-    "connection_string_key": r"(\b(?:AccountKey|SharedAccessKey)=)[^;\s\"']+",
-    "authorization_header": (
-        r"(?i:(\b(?:proxy-)?authorization(?:\\?[\"']|&quot;)?\s*[:=]\s*(?:\\?[\"']|&quot;)?"
-        r"(?:[a-z][a-z0-9-]{0,30}\s+)?)[^\s\"',;&\\]+)"
-    ),
-    "basic_auth": (
-        # base64 (length a multiple of 4) with an upper case letter, digit or symbol after
-        # its first character: "Basic Settings" stays as it is
-        r"(\b[Bb]asic\s+)(?=[A-Za-z0-9+/]*?[A-Za-z0-9+/][A-Z0-9+/=])"
-        r"(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])"
-    ),
-    "url_credentials": (
-        r"(://[^\s/?#@:\"'<>]{0,256}:)[^\s/?#\"'<>]+(?=@)"
-        r"|(\bjdbc:oracle:[A-Za-z]{1,10}:[^\s/@:\"'<>]{0,256}/)[^\s@\"'<>]+(?=@)"
-    ),
-    "jwt": r"()(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-    "private_key": r"(-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----)[\s\S]*?(?=-----END|$)",
-}
 #: every built-in pattern by name: the secret patterns, then the PII patterns
 BUILTIN_PATTERNS: dict[str, str] = {**SECRET_PATTERNS, **PII_PATTERNS}
 #: the names ``"builtin"`` and ``"pii"`` select in the ``redact`` config
@@ -85,24 +45,7 @@ PATTERN_GROUPS: dict[str, tuple[str, ...]] = {
     "builtin": tuple(SECRET_PATTERNS),
     "pii": tuple(PII_PATTERNS),
 }
-# the first letters of every `_SECRET_KEY` alternative
-_KEY_STARTS = "pass pwd secret token api access account private subscription credential".split()
-# (lower-case literal, offsets before it where a match may start) per built-in pattern
-_TRIGGERS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
-    "bearer": (("bearer", (0,)),),
-    "databricks_token": (("dapi", (0,)),),
-    "azure_sas_sig": (("sig", (0, 3, 6)),),
-    "url_signature": (("signature", (0, 3, 6)),),
-    "key_value": tuple((lit, (0,)) for lit in _KEY_STARTS),
-    "connection_string_key": (("accountkey", (0,)), ("sharedaccesskey", (0,))),
-    "authorization_header": (("authorization", (0, 6)),),
-    "basic_auth": (("basic", (0,)),),
-    "url_credentials": (("://", (0,)), ("jdbc:oracle:", (0,))),
-    "jwt": (("eyj", (0,)),),
-    "private_key": (("-----begin", (0,)),),
-}
-_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-
+_builtin_repl = secret_repl  # the secret patterns' mask rule (tests compare against it)
 _REGEX_CHARS = frozenset("\\.^$*+?{}[]()|")
 
 
@@ -155,7 +98,7 @@ class Redactor:
         self.spec = spec
         secrets = [n for n in builtin if n in SECRET_PATTERNS]
         pii = [n for n in builtin if n in PII_PATTERNS]
-        self._builtin = _Builtins(secrets) if secrets else None
+        self._builtin = SecretMatcher(secrets) if secrets else None
         self._pii = PiiMasker(pii) if pii else None
         self._custom = custom
         self._names: dict[Any, Any] = {}
@@ -173,6 +116,16 @@ class Redactor:
             text = pattern.sub(_custom_repl, text)
         return text
 
+    def _many(self, texts: list[str]) -> list[str]:
+        """``[self(t) for t in texts]``, with the PII patterns run once over all of them."""
+        if self._builtin is not None:
+            texts = [self._builtin.sub(t) for t in texts]
+        if self._pii is not None:
+            texts = self._pii.many(texts)
+        for pattern in self._custom:
+            texts = [pattern.sub(_custom_repl, t) for t in texts]
+        return texts
+
     def _text(self, text: str, literals: list[str]) -> str:
         text = self(text)
         for lit in literals:
@@ -183,9 +136,28 @@ class Redactor:
     def mask_call(self, msg: str, extra: Mapping[Any, Any]) -> tuple[str, dict[Any, Any]]:
         """The message and fields of one call, masked by all three rules."""
         msg, out, _ = self._mask(msg, extra)
-        return msg, out
+        return msg, out  # type: ignore[return-value]
 
-    def _mask(self, msg: str, extra: Mapping[Any, Any]) -> tuple[str, dict[Any, Any], list[str]]:
+    def _might_match(self, text: str) -> bool:
+        """False when no built-in pattern can match ``text`` (and there are no user regexes)."""
+        if self._custom:
+            return True
+        if self._builtin is not None and self._builtin.starts(text):
+            return True
+        return self._pii is not None and self._pii.might_match(text)
+
+    def _mask(self, msg: str, extra: Mapping[Any, Any]) -> tuple[str, Mapping[Any, Any], list[str]]:
+        texts = _scalar_texts(msg, extra)
+        if texts is not None:
+            # no secret-named field and only scalar values (the usual call): no literals
+            # to mask elsewhere, so each text is masked alone, or nothing at all is masked
+            if not self._might_match("\n".join(texts)):
+                return msg, extra, []
+            news = self._many(texts)
+            fields: dict[Any, Any] = {}
+            for (k, v), text, new in zip(extra.items(), texts[1:], news[1:], strict=True):
+                fields[k] = new if (new != text or type(v) is str) else v
+            return news[0], fields, []
         walk = SecretWalk()
         masked = [(k, walk.field(k, v)) for k, v in extra.items()] if extra else []
         literals = walk.literals()
@@ -201,7 +173,8 @@ class Redactor:
 
     def record(self, rec: Record) -> None:
         """Mask ``rec`` in place: message, fields, exception, logger and other origin names."""
-        rec.message, rec.extra, literals = self._mask(rec.message, rec.extra)
+        rec.message, extra, literals = self._mask(rec.message, rec.extra)
+        rec.extra = extra if type(extra) is dict else dict(extra)
         if rec.exception is not None:
             rec.exception = self.exception(rec.exception, literals)
         self.origin(rec)
@@ -210,6 +183,15 @@ class Redactor:
         """``info`` rendered once (class, message, frames, traceback text), masked."""
         lits = literals or []
         return mask_exception(info, lambda text: self._text(text, lits))
+
+    def name(self, value: str) -> str:
+        """A name (thread, logger) masked, cached like `origin`'s."""
+        masked = self._names.get(value)
+        if masked is None:
+            if len(self._names) > 4096:
+                self._names.clear()
+            masked = self._names[value] = self(value)
+        return masked  # type: ignore[no-any-return]
 
     def origin(self, rec: Record) -> None:
         """Mask the names a record carries: logger, thread, app name, job group, notebook."""
@@ -237,62 +219,22 @@ class Redactor:
         return value
 
 
-class _Builtins:
-    """The chosen built-in patterns as one regex, tried only where a trigger literal occurs.
-
-    Same result as ``pattern.sub`` (the leftmost match wins, then the first alternative),
-    but ``re`` no longer tries every alternative at every position: text without any
-    trigger costs a ``lower()`` and a few ``str.find`` calls. Compiled with ``re.ASCII``,
-    as ``java.util.regex`` reads them by default.
-    """
-
-    __slots__ = ("any_trigger", "pattern", "triggers")
-
-    def __init__(self, names: list[str]) -> None:
-        self.pattern = re.compile("|".join(f"(?:{BUILTIN_PATTERNS[n]})" for n in names), re.ASCII)
-        self.triggers = tuple(t for n in names for t in _TRIGGERS[n])
-        # plain literals only: re scans for their first characters quickly
-        self.any_trigger = re.compile("|".join(re.escape(lit) for lit, _ in self.triggers))
-
-    def starts(self, text: str) -> list[int]:
-        """Every position where a match may start, ascending."""
-        low = text.lower()
-        if len(low) != len(text):  # a few non-ASCII letters lower to two characters
-            low = text.translate(_ASCII_LOWER)
-        # typical short text: one regex scan rejects it; long text: str.find is faster
-        if len(low) < 4096 and self.any_trigger.search(low) is None:
-            return []
-        found: set[int] = set()
-        for lit, offsets in self.triggers:
-            i = low.find(lit)
-            while i >= 0:
-                found.update(i - off for off in offsets if off <= i)
-                i = low.find(lit, i + 1)
-        return sorted(found)
-
-    def sub(self, text: str) -> str:
-        parts: list[str] = []
-        last = 0
-        match = self.pattern.match
-        for start in self.starts(text):
-            if start < last:
-                continue
-            m = match(text, start)
-            if m is not None:
-                parts.append(text[last:start])
-                parts.append(_builtin_repl(m))
-                last = m.end()
-        if not parts:
-            return text
-        parts.append(text[last:])
-        return "".join(parts)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
-def _builtin_repl(match: re.Match[str]) -> str:
-    idx = match.lastindex
-    if idx is None:
-        return MASK
-    return match.string[match.start() : match.end(idx)] + MASK
+def _scalar_texts(msg: str, extra: Mapping[Any, Any]) -> list[str] | None:
+    """``[msg, text of each field]`` when no field is secret-named and every value is a
+    scalar; None otherwise (the general rule then applies)."""
+    texts = [msg]
+    try:
+        for k, v in extra.items():
+            tv = type(v)
+            if tv not in _SCALARS or is_secret_name(k if type(k) is str else str(k)):
+                return None
+            texts.append(v if tv is str else context_value(v))
+    except Exception:  # a hostile mapping: the general rule contains it
+        return None
+    return texts
 
 
 def _custom_repl(match: re.Match[str]) -> str:

@@ -321,3 +321,23 @@ def test_repeated_executor_records_are_deduplicated_at_flush(log_dir, tmp_path):
     res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "t"))
     assert sorted(_ids(str(tmp_path / "t"))) == ["d-1", "d-1", "x-abc"]
     assert res.records == 3
+
+
+@pytest.mark.parametrize("enqueue", [False, True])
+def test_flush_ships_records_of_live_loggers_in_this_process(
+    make_logger, log_dir, tmp_path, enqueue
+):
+    """flush_to_delta(log_dir=D) first seals this process's active files in D (queues
+    drained): every record logged before the flush ships; the loggers keep logging."""
+    log = make_logger(enqueue=enqueue)
+    elsewhere = make_logger(log_dir=str(tmp_path / "other"))
+    for i in range(7):
+        log.info("before {}", i)
+    elsewhere.info("not this directory")
+    target = str(tmp_path / "table")
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    assert res.records == 7 and len(_ids(target)) == 7
+    assert elsewhere._core.spool.file.path is not None  # other directories are untouched
+    log.info("after")
+    log.close()
+    assert flush_to_delta(log_dir=log_dir, path=target).records == 1
