@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .logger import LakeTraceLogger, make_logger
+from .logger import LakeTraceLogger, build_logger
 
 
 def create_logger(
@@ -17,7 +17,7 @@ def create_logger(
     Unlike `get_logger`, which returns the existing logger for the same name and config,
     this replaces any logger of that name (its spool file is sealed) with a fresh one.
     """
-    return make_logger(name, config, run_id, reuse=False)
+    return build_logger(name, config, run_id, reuse=False)
 
 
 class _LoggerClass(type):

@@ -319,10 +319,10 @@ def get_logger(
     >>> get_logger("etl", {"log_dir": "/tmp/lt-doc", "stdout": False}) is log
     True
     """
-    return make_logger(name, config, run_id, reuse=True)
+    return build_logger(name, config, run_id, reuse=True)
 
 
-def make_logger(
+def build_logger(
     name: str, config: Mapping[str, Any] | None, run_id: str | None, *, reuse: bool
 ) -> LakeTraceLogger:
     """`get_logger` (``reuse=True``) and `laketrace.create_logger` (a new logger always)."""
@@ -396,4 +396,4 @@ def _spool_name(core: Core) -> str:
     return core.redact(core.name) if core.redact is not None else core.name
 
 
-__all__ = ["ExecutorMode", "LakeTraceLogger", "get_logger", "make_logger"]
+__all__ = ["ExecutorMode", "LakeTraceLogger", "build_logger", "get_logger"]
