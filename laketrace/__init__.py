@@ -10,11 +10,24 @@ from __future__ import annotations
 from . import runtime
 from .errors import ConfigError, FlushError, LakeTraceError, SchemaMismatchError
 from .flush import FlushResult, flush_to_delta
-from .log import LakeTraceLogger, capture_stdlib, get_logger
+from .log import (
+    LakeTraceLogger,
+    Logger,
+    capture_stdlib,
+    create_logger,
+    escape_format_strings,
+    escape_newlines,
+    get_logger,
+    mask_pii,
+    sanitize_message,
+    stop_spark_if_active,
+)
 from .read.query import create_views, query
 from .read.report import ReportResult, write_report
 from .read.vacuum import VacuumResult, vacuum
 from .record import Level, Record
+from .runtime import RuntimeInfo
+from .runtime import describe_runtime as detect_runtime
 from .schema import SPARK_LOG_SCHEMA
 from .spool.recover import RecoverResult, recover
 
@@ -27,20 +40,29 @@ __all__ = [
     "LakeTraceError",
     "LakeTraceLogger",
     "Level",
+    "Logger",
     "Record",
     "RecoverResult",
     "ReportResult",
+    "RuntimeInfo",
     "SPARK_LOG_SCHEMA",
     "SchemaMismatchError",
     "VacuumResult",
     "__version__",
     "capture_stdlib",
+    "create_logger",
     "create_views",
+    "detect_runtime",
+    "escape_format_strings",
+    "escape_newlines",
     "flush_to_delta",
     "get_logger",
+    "mask_pii",
     "query",
     "recover",
     "runtime",
+    "sanitize_message",
+    "stop_spark_if_active",
     "vacuum",
     "write_report",
 ]

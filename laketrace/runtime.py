@@ -12,6 +12,7 @@ override it.
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 import sys
@@ -30,9 +31,17 @@ _DATABRICKS_ENV = ("DATABRICKS_RUNTIME_VERSION",)
 _DATABRICKS_FILES = ("/databricks/DBR_VERSION",)
 _DATABRICKS_CONF = "spark.databricks.clusterUsageTags.clusterId"
 _FABRIC_CONF = ("trident.workspace.id", "trident.artifact.type", "trident.lakehouse.name")
-_FABRIC_ENV = ("FABRIC_RUNTIME_VERSION", "TRIDENT_RUNTIME_VERSION")
+_FABRIC_ENV = (
+    "FABRIC_RUNTIME_VERSION",
+    "TRIDENT_RUNTIME_VERSION",
+    "FABRIC_WORKSPACE_ID",
+    "FABRIC_LAKEHOUSE_ID",
+    "FABRIC_JOB_ID",
+)
 _SYNAPSE_CONF = ("spark.synapse.workspace.name", "spark.synapse.pool.name")
-_SYNAPSE_ENV = ("AZURE_SYNAPSE_WORKSPACE_NAME",)
+_SYNAPSE_ENV = ("AZURE_SYNAPSE_WORKSPACE_NAME", "SYNAPSE_WORKSPACE_NAME")
+#: run id sources in the environment, in lookup order (LakeTrace, then LakeTrace 1.x's)
+RUN_ID_ENV = ("LAKETRACE_RUN_ID", "LAKEHOUSE_CONTEXT_RUN_ID", "FABRIC_RUN_ID")
 
 # Spark local properties LakeTrace reads or sets. The JVM listener
 # (spark_listener/jvm/.../LakeTraceListener.java) reads the same keys; a test checks it.
@@ -102,6 +111,121 @@ def detect_runtime(
     return "local"
 
 
+class RuntimePlatform(str, enum.Enum):
+    """The platform, as LakeTrace 1.x's ``detect_runtime().platform`` spelled it; each member
+    equals today's runtime string (``RuntimePlatform.FABRIC == "fabric"``)."""
+
+    FABRIC = "fabric"
+    DATABRICKS = "databricks"
+    SYNAPSE = "synapse"
+    LOCAL = "local"
+
+
+class RuntimeType(str, enum.Enum):
+    """How the code runs: a notebook, a scheduled job, or a plain script."""
+
+    NOTEBOOK = "notebook"
+    JOB = "job"
+    SCRIPT = "script"
+
+
+_JOB_ENV = ("DB_JOB_ID", "DB_JOB_RUN_ID", "FABRIC_JOB_ID")
+_NOTEBOOK_ENV = ("DATABRICKS_SOURCE_CODE_CELL_FILENAME", "SYNAPSE_COMPUTATION_ENDPOINT_HOSTNAME")
+#: metadata keys and the environment variables they are read from, per platform
+_METADATA_ENV = {
+    "fabric": (
+        ("workspace_id", "FABRIC_WORKSPACE_ID"),
+        ("lakehouse_id", "FABRIC_LAKEHOUSE_ID"),
+        ("runtime_version", "FABRIC_RUNTIME_VERSION"),
+        ("job_id", "FABRIC_JOB_ID"),
+    ),
+    "synapse": (
+        ("workspace_name", "SYNAPSE_WORKSPACE_NAME"),
+        ("workspace_name", "AZURE_SYNAPSE_WORKSPACE_NAME"),
+    ),
+    "databricks": (
+        ("runtime_version", "DATABRICKS_RUNTIME_VERSION"),
+        ("cluster_id", "DB_CLUSTER_ID"),
+        ("job_id", "DB_JOB_ID"),
+        ("job_run_id", "DB_JOB_RUN_ID"),
+    ),
+}
+
+
+class RuntimeInfo(str):
+    """The runtime string (``"fabric"``, ``"databricks"``, ``"synapse"``, ``"local"``) with
+    LakeTrace 1.x's details: ``platform`` (a `RuntimePlatform`), ``runtime_type`` (a
+    `RuntimeType`), ``metadata`` (a dict), ``hostname``, ``pid`` and ``run_id``.
+
+    It *is* the string, so ``laketrace.detect_runtime() == "fabric"`` and code that used the
+    plain string keeps working.
+
+    >>> info = describe_runtime(environ={"FABRIC_WORKSPACE_ID": "ws1"}, probe_spark=False)
+    >>> info == "fabric", info.platform.value, info.metadata["workspace_id"]
+    (True, 'fabric', 'ws1')
+    """
+
+    __slots__ = ("hostname", "metadata", "pid", "platform", "run_id", "runtime_type")
+    platform: RuntimePlatform
+    runtime_type: RuntimeType
+    metadata: dict[str, Any]
+    hostname: str
+    pid: int
+    run_id: str
+
+    def __new__(
+        cls, platform: RuntimePlatform, runtime_type: RuntimeType, metadata: dict[str, Any]
+    ) -> RuntimeInfo:
+        self = super().__new__(cls, platform.value)
+        self.platform, self.runtime_type, self.metadata = platform, runtime_type, metadata
+        self.hostname, self.pid, self.run_id = _HOST, os.getpid(), run_id()
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild_info, (self.platform.value, self.runtime_type.value, self.metadata))
+
+    def __repr__(self) -> str:
+        return (
+            f"RuntimeInfo(platform={self.platform.value!r}, "
+            f"runtime_type={self.runtime_type.value!r}, metadata={self.metadata!r})"
+        )
+
+
+def _rebuild_info(platform: str, runtime_type: str, metadata: dict[str, Any]) -> RuntimeInfo:
+    return RuntimeInfo(RuntimePlatform(platform), RuntimeType(runtime_type), metadata)
+
+
+def _runtime_type(env: Mapping[str, str]) -> RuntimeType:
+    if any(env.get(k) for k in _JOB_ENV):
+        return RuntimeType.JOB
+    if any(env.get(k) for k in _NOTEBOOK_ENV) or "ipykernel" in sys.modules:
+        return RuntimeType.NOTEBOOK
+    return RuntimeType.SCRIPT
+
+
+def describe_runtime(
+    *, environ: Mapping[str, str] | None = None, probe_spark: bool = True
+) -> RuntimeInfo:
+    """`detect_runtime` with details: platform, notebook/job/script and platform metadata.
+
+    Exported as ``laketrace.detect_runtime``. Reads only the environment, ``sys.modules``
+    and (when a SparkContext is already active) its confs: it never imports anything, never
+    blocks and arms no signal handler or timer.
+    """
+    env = os.environ if environ is None else environ
+    name = detect_runtime(environ=environ, probe_spark=probe_spark)
+    platform = RuntimePlatform(name)
+    meta: dict[str, Any] = {"platform": name, "hostname": _HOST, "pid": os.getpid()}
+    for key, var in _METADATA_ENV.get(name, ()):
+        if env.get(var) and key not in meta:
+            meta[key] = env[var]
+    if probe_spark:
+        app = spark_app()
+        if app.app_id is not None:
+            meta["spark_app_id"], meta["spark_app_name"] = app.app_id, app.app_name
+    return RuntimeInfo(platform, _runtime_type(env), meta)
+
+
 @dataclass(frozen=True)
 class SparkApp:
     """Identity of the active Spark application."""
@@ -132,7 +256,8 @@ def new_run_id(now: float | None = None) -> str:
 
 
 def run_id() -> str:
-    """This driver run's id: the Spark app id if Spark is active at first use, else a new id.
+    """This driver run's id: the first of `RUN_ID_ENV` that is set, else the Spark app id if
+    Spark is active at first use, else a new id.
 
     Decided once per process and kept, so records of one run share it even if a
     SparkSession starts later (``app_id`` is still filled then).
@@ -141,7 +266,7 @@ def run_id() -> str:
     if _run_id is None:
         with _run_lock:
             if _run_id is None:
-                env = os.environ.get("LAKETRACE_RUN_ID")
+                env = next((v for k in RUN_ID_ENV if (v := os.environ.get(k, "").strip())), None)
                 _run_id = env or spark_app().app_id or new_run_id()
     return _run_id
 

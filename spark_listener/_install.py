@@ -109,7 +109,10 @@ class ListenerHandle:
 
     def sealed_bytes(self) -> int:
         total = 0
-        for p, n in list_spool(self.current_logger().log_dir):
+        log_dir = self.current_logger().log_dir
+        if log_dir is None:  # a logger without spool (log_dir=None) has nothing to flush
+            return 0
+        for p, n in list_spool(log_dir):
             if n.sealed:
                 try:
                     total += os.path.getsize(p)
@@ -120,6 +123,8 @@ class ListenerHandle:
     def flush(self, *, spark_ok: bool = True) -> Any:
         """Seal the spool and flush it now (Spark if usable, else delta-rs for paths)."""
         log = self.current_logger()
+        if log.log_dir is None:  # log_dir=None: no spool, nothing to ship
+            return None
         if self.target_from_config:
             self.path, self.table = log.config.path, log.config.table
         log.close()  # seal: the records so far become shippable

@@ -21,6 +21,7 @@ from .progress import Progress
 
 TABLE = os.path.join("lakehouse", "laketrace_logs")
 SPOOL = os.path.join("lakehouse", "_spool")
+JVM_LOG = "spark-jvm.log"
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -99,11 +100,21 @@ def _demo_with_spark(config: dict, table: str, out: Progress) -> int:
 def _start_spark(table: str, out: Progress) -> Any:
     from .spark_session import local_spark
 
-    out.step("starting a local SparkSession with Delta (local[*], 2 task attempts)")
-    # everything the demo makes stays under --workdir, Spark's warehouse directory too
-    warehouse = os.path.join(os.path.dirname(os.path.dirname(table)), "spark-warehouse")
+    # everything the demo makes stays under --workdir: Spark's warehouse directory, and the
+    # JVM's own output (Ivy's dependency report, log4j), which would otherwise fill the
+    # terminal before the demo's first line
+    workdir = os.path.dirname(os.path.dirname(table))
+    warehouse = os.path.join(workdir, "spark-warehouse")
+    jvm_log = os.path.join(workdir, JVM_LOG)
+    out.step(
+        "starting a local SparkSession with Delta (local[*], 2 task attempts); "
+        f"Spark's own output goes to {os.path.relpath(jvm_log)}"
+    )
     spark = local_spark(
-        "laketrace-demo", master="local[*,2]", conf={"spark.sql.warehouse.dir": warehouse}
+        "laketrace-demo",
+        master="local[*,2]",
+        conf={"spark.sql.warehouse.dir": warehouse},
+        jvm_log=jvm_log,
     )
     # Spark's own console logging is silenced: the listener records its failures instead
     spark.sparkContext.setLogLevel("OFF")

@@ -3,7 +3,10 @@
 On Databricks and Fabric use the platform's ``spark``; this module is for local runs.
 The Delta jars are resolved by Spark's Ivy through ``configure_spark_with_delta_pip``
 (Maven Central, cached in ``~/.ivy2*``). If Ivy cannot resolve them, the jars are fetched
-once with Maven into ``~/.cache/laketrace/jars`` and passed through ``spark.jars``.
+once with Maven into ``~/.cache/laketrace/jars`` and passed through ``spark.jars``; if
+that fails too, the error names the installed pyspark/delta-spark pair and the pairs whose
+jars Maven Central serves (`WORKING_PAIRS`). ``jvm_log=`` sends the JVM's own output (Ivy's
+resolution report, log4j's console lines) to a file instead of the terminal.
 
 >>> from laketrace.cli.spark_session import local_spark
 >>> spark = local_spark("my-app")  # doctest: +SKIP
@@ -11,13 +14,18 @@ once with Maven into ``~/.cache/laketrace/jars`` and passed through ``spark.jars
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 JAR_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "laketrace", "jars")
+#: (pyspark, delta-spark) pairs whose Delta jars Maven Central serves, newest first; the
+#: ``spark`` extra's bounds and ``constraints/*.txt`` keep to these (tests check both)
+WORKING_PAIRS = (("4.0.1", "4.0.0"), ("3.5.7", "3.3.2"))
 
 
 def _base_builder(app_name: str, master: str, conf: dict[str, str] | None) -> Any:
@@ -49,22 +57,69 @@ def _base_builder(app_name: str, master: str, conf: dict[str, str] | None) -> An
     return builder
 
 
-def delta_maven_coordinates() -> list[str]:
-    """Maven coordinates of the Delta jars matching the installed delta-spark and pyspark."""
+def delta_maven_coordinates(
+    pyspark_version: str | None = None, delta_version: str | None = None
+) -> list[str]:
+    """Maven coordinates of the Delta jars for a pyspark/delta-spark pair (default: the
+    installed one), named as delta-spark's own ``configure_spark_with_delta_pip`` asks.
+
+    >>> delta_maven_coordinates("4.0.1", "4.0.0")[0], delta_maven_coordinates("4.0.1", "4.1.0")[0]
+    ('io.delta:delta-spark_2.13:4.0.0', 'io.delta:delta-spark_4.0_2.13:4.1.0')
+    """
     from importlib.metadata import version
 
-    delta_version = version("delta-spark")
-    major = int(delta_version.split(".")[0])
-    scala = "2.13" if int(version("pyspark").split(".")[0]) >= 4 else "2.12"
-    if major >= 3:
-        return [
-            f"io.delta:delta-spark_{scala}:{delta_version}",
-            f"io.delta:delta-storage:{delta_version}",
-        ]
-    return [
-        f"io.delta:delta-core_{scala}:{delta_version}",
-        f"io.delta:delta-storage:{delta_version}",
-    ]
+    spark = pyspark_version or version("pyspark")
+    delta = delta_version or version("delta-spark")
+    major, minor = (int(x) for x in delta.split(".")[:2])
+    scala = "2.13" if int(spark.split(".")[0]) >= 4 else "2.12"
+    if (major, minor) >= (4, 1):  # delta-spark 4.1+ names the Spark line too
+        artifact = f"delta-spark_{'.'.join(spark.split('.')[:2])}_{scala}"
+    else:
+        artifact = f"delta-spark_{scala}" if major >= 3 else f"delta-core_{scala}"
+    return [f"io.delta:{artifact}:{delta}", f"io.delta:delta-storage:{delta}"]
+
+
+def pair_advice(jvm_log: str | None = None) -> str:
+    """What to install when the Delta jars of the installed pair cannot be fetched."""
+    from importlib.metadata import version
+
+    pairs = " or ".join(f"pip install 'pyspark=={p}' 'delta-spark=={d}'" for p, d in WORKING_PAIRS)
+    where = f" Spark's and Ivy's output: {jvm_log}." if jvm_log else ""
+    return (
+        f"Spark could not fetch the Delta Lake jars for pyspark {version('pyspark')} with "
+        f"delta-spark {version('delta-spark')} ({delta_maven_coordinates()[0]} is not on "
+        f"Maven Central, or Maven Central is out of reach). Pairs whose jars resolve: {pairs} "
+        f"(the `spark` extra's bounds keep to such pairs).{where}"
+    )
+
+
+@contextlib.contextmanager
+def jvm_output_to(path: str | None) -> Iterator[None]:
+    """While starting the JVM, point this process's stdout/stderr file descriptors at
+    ``path`` (appended): the JVM inherits them, so Ivy's resolution report and log4j's
+    console output land there for the JVM's lifetime. Python's ``sys.stdout`` is flushed
+    and restored afterwards. ``path=None`` changes nothing."""
+    if path is None:
+        yield
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = (os.dup(1), os.dup(2))
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for d in (*saved, fd):
+            os.close(d)
 
 
 def fetch_delta_jars(cache_dir: str = JAR_CACHE) -> list[str]:
@@ -101,8 +156,14 @@ def local_spark(
     *,
     master: str = "local[2]",
     conf: dict[str, str] | None = None,
+    jvm_log: str | None = None,
 ) -> Any:
-    """Start (or return) a local SparkSession configured for Delta Lake."""
+    """Start (or return) a local SparkSession configured for Delta Lake.
+
+    ``jvm_log``: a file for the JVM's own output (Ivy's resolution report, log4j's console
+    lines) instead of the terminal. When the Delta jars of the installed pyspark/delta-spark
+    pair cannot be fetched, the RuntimeError says which pairs work.
+    """
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -120,9 +181,16 @@ def local_spark(
             "Delta Lake for Spark is missing: pip install 'laketrace[spark]'"
         ) from exc
     try:
-        return configure_spark_with_delta_pip(builder).getOrCreate()
+        with jvm_output_to(jvm_log):
+            return configure_spark_with_delta_pip(builder).getOrCreate()
     except Exception as exc:  # Ivy could not resolve: fall back to Maven-fetched jars
         if "unresolved dependency" not in str(exc) and "JAVA_GATEWAY" not in str(exc):
             raise
+    try:
         jars = fetch_delta_jars()
-        return builder.config("spark.jars", ",".join(jars)).getOrCreate()
+    except Exception as exc:
+        raise RuntimeError(pair_advice(jvm_log)) from exc
+    # a fresh builder: the first one still asks Ivy for the packages
+    fallback = _base_builder(app_name, master, conf).config("spark.jars", ",".join(jars))
+    with jvm_output_to(jvm_log):
+        return fallback.getOrCreate()

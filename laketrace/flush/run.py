@@ -38,6 +38,7 @@ from .. import runtime as _runtime
 from ..errors import ConfigError, FlushError
 from ..spool.ids import spool_id
 from ..spool.ledger import Manifest, TableState, encode_entry
+from ..spool.live import seal_active
 from ..spool.names import INTERNAL_DIR
 from ..spool.recover import recover
 from ..targets import Target, resolve_target, with_quarantine
@@ -423,6 +424,7 @@ def flush_to_delta(
     _check_options(batch_bytes, partition_by)
     rt = _runtime.detect_runtime()
     spool_dir = _spool_dir(log_dir, rt)
+    seal_active(spool_dir)  # this process's records logged so far ship too
     has_spark = spark is not None
     target = resolve_target(path=path, table=table, runtime=rt, has_spark=has_spark)
     target = with_quarantine(target, quarantine, runtime=rt, has_spark=has_spark)

@@ -14,6 +14,7 @@ from ..runtime import default_log_dir
 from ..sinks.options import HandlerOptions, check_keys, parse_bool, parse_handler_options
 from ..spool._fs import make_private_dirs
 from ..targets import check_path, check_table
+from . import legacy
 from .redact import Redactor, compile_redactor
 
 LOGGER_KEYS = (
@@ -89,9 +90,9 @@ def prepare_log_dir(value: object) -> str:
 
 @dataclass(frozen=True)
 class LoggerConfig:
-    """A logger's validated configuration."""
+    """A logger's validated configuration (``log_dir`` None: no spool files)."""
 
-    log_dir: str
+    log_dir: str | None
     level: Level
     stdout: bool
     handler: HandlerOptions
@@ -102,11 +103,30 @@ class LoggerConfig:
     clock: Callable[[], float]
     run_id: str | None
     executor_stderr: bool
+    #: LakeTrace 1.x's ``sanitize_messages``: escape newlines in every message
+    sanitize: Callable[[Any], str] | None = None
+
+
+def _log_dir(raw: Mapping[str, Any], runtime: str) -> str | None:
+    """The spool directory: the runtime default when the key is absent, None (no spool)
+    when it is given as None (LakeTrace 1.x's meaning)."""
+    if "log_dir" not in raw:
+        return prepare_log_dir(default_log_dir(runtime))
+    if raw["log_dir"] is None:
+        if raw.get("path") is not None or raw.get("table") is not None:
+            raise ConfigError(
+                "config: log_dir=None writes no spool files, so a flush target ('path' or "
+                "'table') would never receive anything. Leave log_dir out (the runtime's "
+                "default directory) or give a local directory to ship records to Delta."
+            )
+        return None
+    return prepare_log_dir(raw["log_dir"])
 
 
 def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerConfig:
-    """Validate a `get_logger` config dict."""
-    raw = dict(raw or {})
+    """Validate a `get_logger` config dict (LakeTrace 1.x keys translated first)."""
+    translated = legacy.translate(raw or {})
+    raw = translated.config
     check_keys(raw, LOGGER_KEYS, "get_logger config")
     level = parse_level(raw.get("level", "INFO"))
     clock = raw.get("clock", time.time)
@@ -150,9 +170,7 @@ def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerCo
     }
     stream = parse_handler_options(stream_raw, default_level=level)
     return LoggerConfig(
-        log_dir=prepare_log_dir(
-            default_log_dir(runtime) if raw.get("log_dir") is None else raw["log_dir"]
-        ),
+        log_dir=_log_dir(raw, runtime),
         level=level,
         stdout=parse_bool(raw, "stdout", True),
         handler=spool,
@@ -163,4 +181,5 @@ def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerCo
         clock=clock,
         run_id=run_id,
         executor_stderr=parse_bool(raw, "executor_stderr", False),
+        sanitize=legacy.escape_newlines if translated.sanitize else None,
     )

@@ -9,28 +9,24 @@ built and each handler at or below the record's level gets it.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from .. import runtime as _runtime
-from ..errors import ConfigError
-from ..record.encoder import RawCall, encode_call, merge_context, static_fragment
-from ..record.levels import LEVELS, Level
+from ..record.encoder import RawCall, context_map, encode_call, merge_context, static_fragment
+from ..record.levels import Level
 from ..record.message import format_message
 from ..record.record import JobContext, Record, bad_exc_info, bad_exc_info_text, exc_info_from
 from ..record.sanitize import safe_repr, safe_str
 from ..sinks.enqueue import QueuedHandler
-from ..sinks.files import SpoolHandler, TextFileHandler
-from ..sinks.handlers import RAISE_MARK, CallableHandler, Handler, StreamHandler, report
-from ..sinks.options import HANDLER_KEYS, check_keys, parse_handler_options
+from ..sinks.files import SpoolHandler
+from ..sinks.handlers import RAISE_MARK, Handler, report
 from ..spool.ids import record_ids as _ids
-from . import registry
 from .config import LoggerConfig
 from .context import _job, _job_fields, fields_var
+from .handler_admin import HandlerAdmin
 
 _getframe = sys._getframe
 _sys_modules = sys.modules
@@ -51,7 +47,7 @@ if isinstance(getattr(threading.main_thread(), "_name", None), str):
         return _current_thread()._name  # type: ignore[attr-defined]
 
 
-class Core:
+class Core(HandlerAdmin):
     """Handlers, config and identity shared by a logger and all its bound views."""
 
     def __init__(self, name: str, config: LoggerConfig, cfg_key: Any, cls: type) -> None:
@@ -62,6 +58,7 @@ class Core:
         self.lock = threading.RLock()
         self.clock = config.clock
         self.redact = config.redact
+        self.sanitize = config.sanitize
         self.runtime = _runtime.detect_runtime()
         self.run_id = config.run_id or _runtime.run_id()
         self.hostname = _runtime.hostname()
@@ -78,6 +75,10 @@ class Core:
         self.fast: Any = None
         self.fast_queue: QueuedHandler | None = None
         self.errors = 0  # log calls that failed (reported once on stderr)
+        self.masked_fast: Any = None
+        self.masked_queue: Any = None
+        if self.redact is not None or self.sanitize is not None:
+            self.emit = self._emit_masked  # type: ignore[method-assign]
 
     def next_id(self) -> int:
         return next(self._hid)
@@ -95,12 +96,15 @@ class Core:
                 and len(handlers) == 1
                 and spool.opts.filter is None
                 and not spool.file._rot_callables
-                and self.redact is None
             )
             only = handlers[0] if len(handlers) == 1 else None
-            self.fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
+            fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
             inner = getattr(only, "inner", None)
-            self.fast_queue = only if plain and inner is spool else None  # type: ignore[assignment]
+            fast_queue = only if plain and inner is spool else None
+            # a masking core takes its own emit (`_emit_masked`): the plain one never masks
+            masking = self.redact is not None or self.sanitize is not None
+            self.fast, self.fast_queue = (None, None) if masking else (fast, fast_queue)  # type: ignore[assignment]
+            self.masked_fast, self.masked_queue = (fast, fast_queue) if masking else (None, None)
 
     def _spark_refresh(self) -> None:
         sc = _runtime.active_spark_context()
@@ -223,6 +227,79 @@ class Core:
         except Exception:
             pass
 
+    def _emit_masked(
+        self,
+        level: Level,
+        msg: Any,
+        args: tuple,
+        fields: dict[str, Any],
+        view: Any,
+        depth: int,
+        exc: Any = None,
+    ) -> None:
+        """`emit` for a core that masks (``redact``) or sanitises messages.
+
+        When only the spool listens (and there is no exception or job context), the masked
+        message and fields are encoded straight into a spool line, as `emit` does for plain
+        cores; the line equals what the general path (`_record`, then `lake_line`) writes.
+        """
+        try:
+            if fields and "exc_info" in fields:
+                exc = fields.pop("exc_info")
+            if type(msg) is not str or args or (fields and "{" in msg):
+                msg = format_message(msg, args, fields)
+            ctx = fields_var.get()
+            f = _getframe(depth)
+            ts = self.clock()
+            mod = _sys_modules.get("pyspark.context")
+            if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
+                self._spark_refresh()
+            job = _job[0]
+            sink, queue = self.masked_fast, self.masked_queue
+            if exc is None and job is None and (sink is not None or queue is not None):
+                bound = view._bound
+                extra = {**bound, **ctx, **fields} if bound or ctx else fields
+                redact = self.redact
+                thread = _thread_name()
+                if redact is not None:
+                    msg, extra = redact.mask_call(msg, extra)
+                    thread = redact.name(thread)
+                if self.sanitize is not None:
+                    msg = self.sanitize(msg)
+                code = f.f_code
+                rid = f"{_ids.prefix}{next(_ids.counter):x}"
+                module = f.f_globals.get("__name__")
+                if sink is not None:
+                    context = context_map(extra) if extra else {}
+                    line = encode_call(
+                        ts, level, level.no, msg, context, rid, thread, module, code.co_name,
+                        f.f_lineno, self._frag,
+                    )  # fmt: skip
+                    try:
+                        sink.write(line, ts)
+                    except Exception as error:  # the spool handler's own containment
+                        self.spool.failed(error)  # type: ignore[union-attr]
+                else:
+                    raw = RawCall(
+                        level, level.no, msg, {}, extra, rid, ts, module, code.co_name, f.f_lineno,
+                        thread, self._frag,
+                    )  # fmt: skip
+                    queue.put_raw(raw)
+                return
+            rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
+            no = level.no
+            for h in self.handlers:
+                if no >= h.levelno:
+                    h.handle(rec)
+        except Exception as error:
+            if getattr(error, RAISE_MARK, False):  # from a handler with catch=False
+                raise
+            self.errors += 1
+            try:
+                self.contained(error, level, msg)
+            except Exception:
+                pass
+
     def _record(
         self,
         level: Level,
@@ -261,6 +338,8 @@ class Core:
         rec._frag = self._frag if job is None else None
         if self.redact is not None:
             self.redact.record(rec)
+        if self.sanitize is not None:
+            rec.message = self.sanitize(rec.message)
         return rec
 
     def dispatch(self, rec: Record) -> None:
@@ -270,6 +349,8 @@ class Core:
             return
         if self.redact is not None:
             self.redact.record(rec)
+        if self.sanitize is not None:
+            rec.message = self.sanitize(rec.message)
         for h in self.handlers:
             if no >= h.levelno:
                 h.handle(rec)
@@ -320,78 +401,6 @@ class Core:
         rec.job = job if job is not None else _job[0]
         rec._line = None
         rec._frag = None
-        return rec
-
-    def add_handler(self, spec: Mapping[str, Any]) -> int:
-        """Add the sink described by ``spec``; the same spec twice returns the first id."""
-        check_keys(spec, HANDLER_KEYS, "add_handler")
-        if "sink" not in spec:
-            raise ConfigError(
-                "add_handler: 'sink' is required: 'stdout', 'stderr', a file path or a "
-                "callable, e.g. log.add_handler({'sink': 'stderr', 'level': 'WARNING'})."
-            )
-        sink = spec["sink"]
-        key = registry.freeze(spec)
-        with self.lock:
-            for hid, h in self.own.items():
-                if getattr(h, "_spec_key", None) == key:
-                    return hid
-            opts = parse_handler_options(spec, default_level=self.config.level)
-            hid = self.next_id()
-            handler: Handler
-            if sink in ("stdout", "stderr"):
-                handler = StreamHandler(hid, opts, sink)
-            elif isinstance(sink, (str, os.PathLike)):
-                handler = TextFileHandler(hid, opts, os.fspath(sink))
-            elif callable(sink):
-                handler = CallableHandler(hid, opts, sink)
-            else:
-                raise ConfigError(
-                    f"add_handler 'sink': expected 'stdout', 'stderr', a file path or a "
-                    f"callable, got {sink!r}."
-                )
-            handler = self.attach(hid, self.wrap(handler))
-            handler._spec_key = key  # type: ignore[attr-defined]
-            return hid
-
-    def attach(self, hid: int, handler: Handler) -> Handler:
-        """Install ``handler`` under ``hid`` and recompute the fast paths."""
-        with self.lock:
-            self.own[hid] = registry.track(handler)
-            self.refresh(registry.captures())
-        return handler
-
-    def remove_handler(self, hid: int) -> Handler:
-        """Detach the handler with id ``hid`` (not closed yet); ValueError if there is none."""
-        with self.lock:
-            handler = self.own.pop(hid, None)
-            if handler is None:
-                raise ValueError(
-                    f"no handler with id {hid!r} on logger {self.name!r}; existing ids: "
-                    f"{sorted(self.own)}."
-                )
-            if handler is self.spool or getattr(handler, "inner", None) is self.spool:
-                self.spool = None
-            self.refresh(registry.captures())
-        return handler
-
-    def wrap(self, handler: Handler) -> Handler:
-        """Put ``handler`` behind a writer thread when its options say ``enqueue=True``."""
-        if not handler.opts.enqueue:
-            return handler
-        return QueuedHandler(handler, self._drop_notice)
-
-    def _drop_notice(self, dropped: int) -> Record:
-        rec = self.make_record(
-            LEVELS["WARNING"],
-            f"LakeTrace dropped {dropped} record(s): the enqueue queue was full "
-            "(queue_full='drop'). Raise queue_size or use queue_full='block' to keep them.",
-            extra={"dropped": dropped},
-            module="laketrace.sinks.enqueue",
-            function="QueuedHandler.handle",
-        )
-        if self.redact is not None:  # it skips dispatch: mask its logger name here
-            self.redact.record(rec)
         return rec
 
     def close(self) -> None:

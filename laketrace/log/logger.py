@@ -14,11 +14,12 @@ from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
 from ..sinks.files import SpoolHandler
 from ..sinks.handlers import StreamHandler
-from . import registry
+from . import legacy, registry
 from .config import LoggerConfig, parse_logger_config
 from .context import contextualize as _contextualize
 from .core import Core
 from .redact import Redactor, compile_redactor
+from .structured import structured_call
 
 ExecutorMode = Literal["accumulator", "noop"]
 
@@ -89,8 +90,8 @@ class LakeTraceLogger:
         return self._core.name
 
     @property
-    def log_dir(self) -> str:
-        """The spool directory."""
+    def log_dir(self) -> str | None:
+        """The spool directory (None when configured with ``log_dir=None``: no spool)."""
         return self._core.config.log_dir
 
     @property
@@ -182,8 +183,14 @@ class LakeTraceLogger:
         """
         from ..flush.run import flush_to_delta
 
-        self.close()
         cfg = self._core.config
+        if cfg.log_dir is None:
+            raise ConfigError(
+                f"logger {self.name!r} was configured with log_dir=None: it writes no spool "
+                "files, so there is nothing to ship to Delta. Give it a log_dir (or leave "
+                "log_dir out for the runtime's default) to use flush_to_delta."
+            )
+        self.close()
         if "path" not in options and "table" not in options:
             options["path"], options["table"] = cfg.path, cfg.table
         options.setdefault("log_dir", cfg.log_dir)
@@ -231,10 +238,52 @@ class LakeTraceLogger:
         )
 
     def tail(self, n: int = 50, *, file: Any = None) -> list[dict[str, Any]]:
-        """Print the last ``n`` records of this logger's spool, human-formatted; returns them."""
+        """Print the last ``n`` records of this logger's spool, human-formatted; returns them.
+
+        A logger without spool (``log_dir=None``) prints one line saying so and returns [].
+        """
         from ..read.tail import tail_records
 
+        if self.log_dir is None:
+            print(f"(logger {self.name!r} has no spool: log_dir=None)", file=file)
+            return []
         return tail_records(self.log_dir, n, logger=_spool_name(self._core), file=file)
+
+    def log_structured(
+        self,
+        message: Any,
+        level: str | int = "INFO",
+        data: Any = None,
+        mask_sensitive: bool = True,
+    ) -> None:
+        """Log ``message`` with ``data``'s items as fields (LakeTrace 1.x).
+
+        ``message`` is taken literally (never a template). With ``mask_sensitive`` (the
+        default) secret-named keys and the built-in secret and PII patterns are masked in
+        ``data`` first, as `laketrace.mask_pii` does, whatever the logger's ``redact``.
+
+        >>> log.log_structured("login", data={"user": "john@example.com"})  # doctest: +SKIP
+        """
+        lvl = parse_level(level)
+        if lvl.no < self._core.min_no:
+            return
+        msg, fields = structured_call(message, data, mask_sensitive)
+        self._core.emit(lvl, msg, (), fields, self, 2)
+
+    def upload_log_to_lakehouse(self, target_path: str, max_retries: int = 2) -> bool:
+        """Copy this run's records of this logger (sealed and active spool files, one JSON line
+        each) into one file at ``target_path``; True when it is there (LakeTrace 1.x).
+
+        On Fabric ``Files/...`` goes through the ``/lakehouse/default`` mount or
+        ``notebookutils.fs``; on Databricks ``/Volumes``, ``/dbfs`` or ``dbutils.fs``;
+        elsewhere ``target_path`` is a local path. The file is written whole (a temp name
+        renamed, or one ``put`` with overwrite), never appended to; failures are retried
+        ``max_retries`` times, then it returns False with one WARNING instead of raising.
+        `flush_to_delta` is the table-shaped successor.
+        """
+        from .upload import upload_log
+
+        return upload_log(self, target_path, max_retries=max_retries)
 
     def __repr__(self) -> str:
         return (
@@ -253,57 +302,91 @@ def _unpickle_logger(
     return core.cls(core, bound) if bound else core.root
 
 
-def get_logger(name: str = "laketrace", config: Mapping[str, Any] | None = None) -> LakeTraceLogger:
+def get_logger(
+    name: str = "laketrace",
+    config: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> LakeTraceLogger:
     """Return the logger for ``name`` and ``config``, creating it on first use.
 
     The same name and config return the same logger object, so re-running a notebook
     cell does not add handlers or duplicate output. A new config for an existing name
-    replaces the old logger (its spool file is sealed). Inside a Spark task this returns
+    replaces the old logger (its spool file is sealed). ``run_id`` (LakeTrace 1.x's
+    argument) is the same as config ``{"run_id": ...}``. Inside a Spark task this returns
     a no-op proxy that never creates files.
 
     >>> log = get_logger("etl", {"log_dir": "/tmp/lt-doc", "stdout": False})
     >>> get_logger("etl", {"log_dir": "/tmp/lt-doc", "stdout": False}) is log
     True
     """
+    return build_logger(name, config, run_id, reuse=True)
+
+
+def build_logger(
+    name: str, config: Mapping[str, Any] | None, run_id: str | None, *, reuse: bool
+) -> LakeTraceLogger:
+    """`get_logger` (``reuse=True``) and `laketrace.create_logger` (a new logger always)."""
     if not isinstance(name, str) or not name:
         raise ConfigError(f"get_logger: name must be a non-empty string, got {name!r}.")
-    if _runtime.in_spark_task():
-        redact = compile_redactor(dict(config or {}).get("redact", False))
-        return task_logger(name, config, redact=redact)  # type: ignore[return-value]
     if config is not None and not isinstance(config, Mapping):
         raise ConfigError(
             f"get_logger config must be a dict of options, got {type(config).__name__}: {config!r}."
         )
+    config = _with_run_id(config, run_id)
+    if _runtime.in_spark_task():
+        raw = legacy.translate(config or {}, warn=False).config
+        redact = compile_redactor(raw.get("redact", False))
+        return task_logger(name, raw, redact=redact)  # type: ignore[return-value]
     key = registry.freeze(dict(config or {}))
     with registry.lock():
         old = registry.find_core(name)
-        if old is not None and old.cfg_key == key and old.root is not None:
+        if reuse and old is not None and old.cfg_key == key and old.root is not None:
             return old.root  # type: ignore[no-any-return]
         new = _new_core(name, parse_logger_config(config, _runtime.detect_runtime()), key)
         if old is not None:
             old.close()
         registry.put_core(new)
-        return new.root  # type: ignore[no-any-return]
+    if new.config.log_dir is None:
+        new.root.info(
+            "LakeTrace: logger {!r} has log_dir=None: no spool files are written, records go "
+            "to stdout and added handlers only, and nothing will reach Delta.",
+            name,
+        )
+    return new.root  # type: ignore[no-any-return]
+
+
+def _with_run_id(config: Mapping[str, Any] | None, run_id: str | None) -> Mapping[str, Any] | None:
+    if run_id is None or run_id == "":  # 1.x treated an empty run id as none
+        return config
+    given = (config or {}).get("run_id")
+    if given is not None and given != run_id:
+        raise ConfigError(
+            f"get_logger: run_id={run_id!r} and config run_id={given!r} disagree; give one."
+        )
+    return {**(config or {}), "run_id": run_id}
 
 
 def _new_core(name: str, cfg: LoggerConfig, key: Any) -> Core:
-    """A core with its spool (and stdout) handler and its own logger class."""
+    """A core with its spool (unless ``log_dir`` is None) and stdout handlers and its own
+    logger class."""
     cls = type("LakeTraceLogger", (LakeTraceLogger,), {"__slots__": ()})
     core = Core(name, cfg, key, cls)
-    hid = core.next_id()
-    core.spool = SpoolHandler(
-        hid,
-        cfg.handler,
-        cfg.log_dir,
-        _spool_name(core),
-        core.run_id,
-        has_target=bool(cfg.path or cfg.table),
-        clock=cfg.clock,
-    )
-    core.attach(hid, core.wrap(core.spool))
+    if cfg.log_dir is not None:
+        hid = core.next_id()
+        core.spool = SpoolHandler(
+            hid,
+            cfg.handler,
+            cfg.log_dir,
+            _spool_name(core),
+            core.run_id,
+            has_target=bool(cfg.path or cfg.table),
+            clock=cfg.clock,
+        )
+        core.attach(hid, core.wrap(core.spool))
     if cfg.stdout:
         hid = core.next_id()
         core.attach(hid, StreamHandler(hid, cfg.stdout_handler, "stdout"))
+    core.refresh(registry.captures())  # level methods even without any handler
     core.root = cls(core)
     return core
 
@@ -313,4 +396,4 @@ def _spool_name(core: Core) -> str:
     return core.redact(core.name) if core.redact is not None else core.name
 
 
-__all__ = ["ExecutorMode", "LakeTraceLogger", "get_logger"]
+__all__ = ["ExecutorMode", "LakeTraceLogger", "build_logger", "get_logger"]

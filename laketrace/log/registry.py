@@ -17,6 +17,7 @@ from typing import Any
 
 from ..sinks.handlers import Handler
 from ..sinks.lifecycle import maintenance
+from ..spool import live
 from ..spool.ids import record_ids
 
 # The registry holds `laketrace.log.core.Core` objects; it does not import that module
@@ -100,6 +101,27 @@ def close_all() -> None:
     maintenance.drain(timeout=30)
 
 
+def seal_dir(log_dir: str) -> int:
+    """Seal the active spool file of every logger writing into ``log_dir`` (its queue drained
+    first, with ``enqueue=True``); the loggers stay usable. Returns how many were sealed."""
+    target = os.path.realpath(log_dir)
+    sealed = 0
+    for core in cores():
+        spool = core.spool
+        own_dir = core.config.log_dir
+        if spool is None or own_dir is None or os.path.realpath(own_dir) != target:
+            continue
+        with core.lock:
+            outer = [
+                h for h in core.own.values() if h is spool or getattr(h, "inner", None) is spool
+            ]
+        for handler in outer:
+            had_file = spool.file.path is not None
+            handler.close()  # drains a queue, seals, waits for its compression
+            sealed += had_file
+    return sealed
+
+
 def _after_fork_child() -> None:
     global _lock
     _lock = threading.RLock()
@@ -112,5 +134,6 @@ def _after_fork_child() -> None:
 
 
 atexit.register(close_all)
+live.register_sealer(seal_dir)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_child)

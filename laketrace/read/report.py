@@ -1,9 +1,11 @@
 """``laketrace report``: one self-contained HTML page about the runs in a log table.
 
-The page has a table of the most recent runs, a timeline per run (records per minute,
-stacked by level), the most frequent error messages and the most recent exceptions with
-their tracebacks. Charts are drawn by plotly.js, embedded in the page, so it opens offline
-(no CDN, no fonts, no network at view time); everything taken from the logs is escaped.
+The page has a table of the most recent runs, a timeline per run (records per time bin,
+stacked by level; the bin, 1 s to 1 h, is chosen from the run's length so a 12-second run
+and a 5-hour run both show their shape), the most frequent error messages and the most
+recent exceptions with their tracebacks. Charts are drawn by plotly.js, embedded in the
+page, so it opens offline (no CDN, no fonts, no network at view time); everything taken
+from the logs is escaped.
 
 >>> import laketrace
 >>> laketrace.write_report("report.html", path="./lakehouse/laketrace_logs")  # doctest: +SKIP
@@ -15,6 +17,7 @@ import html
 import json
 import os
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +34,28 @@ LEVEL_COLORS = {
     "CRITICAL": "#8e0000",
 }
 NO_RUN = "(no run_id)"
+#: timeline bins in seconds; a run gets the smallest that draws it in at most `MAX_BARS`
+BINS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+MAX_BARS = 90
+
+
+def time_bin(duration_s: Any) -> int:
+    """The timeline bin (seconds) for a run lasting ``duration_s`` seconds.
+
+    >>> time_bin(12), time_bin(600), time_bin(5 * 3600), time_bin(30 * 86400)
+    (1, 10, 300, 3600)
+    """
+    duration = max(float(duration_s or 0), 0.0)
+    return next((b for b in BINS if duration / b <= MAX_BARS), BINS[-1])
+
+
+def bin_label(seconds: int) -> str:
+    """``"5 s"``, ``"1 min"``, ``"1 h"``."""
+    if seconds >= 3600:
+        return f"{seconds // 3600} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 @dataclass(frozen=True)
@@ -94,21 +119,14 @@ def collect(
         f"FROM logs_runs ORDER BY start_ts DESC LIMIT {int(runs)}",
         **kw,
     )
-    data: dict[str, Any] = {"runs": run_rows, "timeline": [], "top_errors": [], "exceptions": []}
+    data: dict[str, Any] = {
+        "runs": run_rows, "bins": {}, "timeline": [], "top_errors": [], "exceptions": [],
+    }  # fmt: skip
     if not run_rows:
         return data
-    ids = [r["run_id"] for r in run_rows if r["run_id"] is not None]
-    conds = []
-    if ids:
-        conds.append("run_id IN (" + ", ".join(_sql_str(i) for i in ids) + ")")
-    if any(r["run_id"] is None for r in run_rows):
-        conds.append("run_id IS NULL")
-    where = "(" + " OR ".join(conds) + ")"
-    data["timeline"] = _rows(
-        "SELECT run_id, date_trunc('minute', ts) AS minute, level, count(*) AS n "
-        f"FROM logs WHERE {where} GROUP BY 1, 2, 3 ORDER BY 2",
-        **kw,
-    )
+    where = _where(run_rows)
+    data["bins"] = {r["run_id"] or NO_RUN: time_bin(r["duration_s"]) for r in run_rows}
+    data["timeline"] = _timeline(run_rows, data["bins"], kw)
     data["top_errors"] = _rows(
         "SELECT msg, count(*) AS n, count(DISTINCT run_id) AS runs, max(ts) AS last_seen "
         f"FROM logs WHERE level_no >= 40 AND {where} GROUP BY msg "
@@ -124,16 +142,68 @@ def collect(
     return data
 
 
+def _where(run_rows: list[dict[str, Any]]) -> str:
+    ids = [r["run_id"] for r in run_rows if r["run_id"] is not None]
+    conds = []
+    if ids:
+        conds.append("run_id IN (" + ", ".join(_sql_str(i) for i in ids) + ")")
+    if any(r["run_id"] is None for r in run_rows):
+        conds.append("run_id IS NULL")
+    return "(" + " OR ".join(conds) + ")"
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _timeline(
+    run_rows: list[dict[str, Any]], bins: dict[str, int], kw: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """``{run_id, bucket, level, n}`` rows: records per run, time bin and level.
+
+    The table is grouped by second, minute or hour (whichever the run's bin is a multiple
+    of), so each query returns at most a few thousand rows per run; the rest is summed here.
+    """
+    by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in run_rows:
+        b = bins[r["run_id"] or NO_RUN]
+        by_unit["hour" if b >= 3600 else "minute" if b >= 60 else "second"].append(r)
+    counts: dict[tuple[Any, float, str], int] = defaultdict(int)
+    for unit, rows in by_unit.items():
+        for row in _rows(
+            f"SELECT run_id, date_trunc('{unit}', ts) AS t, level, count(*) AS n "
+            f"FROM logs WHERE {_where(rows)} GROUP BY 1, 2, 3",
+            **kw,
+        ):
+            b = bins[row["run_id"] or NO_RUN]
+            start = _epoch(row["t"]) // b * b
+            counts[(row["run_id"], start, row["level"])] += int(row["n"])
+    return [
+        {
+            "run_id": run,
+            "bucket": datetime.fromtimestamp(start, timezone.utc),
+            "level": level,
+            "n": n,
+        }
+        for (run, start, level), n in sorted(counts.items(), key=lambda kv: kv[0][1])
+    ]
+
+
 def _figures(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """One stacked bar figure (plotly JSON) per run: records per minute by level."""
+    """One stacked bar figure (plotly JSON) per run: records per time bin by level."""
     per_run: dict[str, dict[str, dict[str, int]]] = {}
     for row in data["timeline"]:
         run = row["run_id"] or NO_RUN
-        minute = _fmt_ts(row["minute"])[:16]
-        per_run.setdefault(run, {}).setdefault(row["level"], {})[minute] = int(row["n"])
+        when = row["bucket"].strftime("%Y-%m-%d %H:%M:%S")
+        per_run.setdefault(run, {}).setdefault(row["level"], {})[when] = int(row["n"])
     figures = []
     for i, run in enumerate((r["run_id"] or NO_RUN) for r in data["runs"]):
         levels = per_run.get(run, {})
+        seconds = data["bins"].get(run, 60)
         traces = [
             {
                 "type": "bar",
@@ -141,7 +211,8 @@ def _figures(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "x": sorted(levels[level]),
                 "y": [levels[level][m] for m in sorted(levels[level])],
                 "marker": {"color": color},
-                "width": 50_000,  # ms: one bar per minute bin, with a gap
+                "width": seconds * 1000 * 0.85,  # ms: one bar per bin, with a gap
+                "offset": 0,  # the bar spans its bin (x is the bin's start)
             }
             for level, color in LEVEL_COLORS.items()
             if level in levels
@@ -150,8 +221,8 @@ def _figures(data: dict[str, Any]) -> list[dict[str, Any]]:
             "barmode": "stack",
             "height": 260,
             "margin": {"l": 50, "r": 20, "t": 10, "b": 40},
-            "xaxis": {"type": "date", "title": {"text": "minute (UTC)"}},
-            "yaxis": {"title": {"text": "records"}},
+            "xaxis": {"type": "date", "title": {"text": f"time (UTC), {bin_label(seconds)} bins"}},
+            "yaxis": {"title": {"text": f"records per {bin_label(seconds)}"}},
             "legend": {"orientation": "h"},
         }
         figures.append({"div": f"timeline-{i}", "data": traces, "layout": layout})
@@ -205,10 +276,14 @@ def render(data: dict[str, Any], *, source: str, plotly_js: str) -> str:
                 f"<td>{_e(r['first_error'])}</td></tr>"
             )
         parts.append("</table>")
-    parts.append("<h2>Timelines (records per minute, by level)</h2>")
+    parts.append("<h2>Timelines (records per time bin, by level)</h2>")
     figures = _figures(data)
     for fig, r in zip(figures, runs, strict=True):
-        parts.append(f"<h3>{_e(r['run_id'] or NO_RUN)}</h3><div id='{fig['div']}'></div>")
+        label = bin_label(data["bins"][r["run_id"] or NO_RUN])
+        parts.append(
+            f"<h3>{_e(r['run_id'] or NO_RUN)} <span class='meta'>· per {label}</span></h3>"
+            f"<div id='{fig['div']}'></div>"
+        )
     parts.append("<h2>Top error messages</h2>")
     if data["top_errors"]:
         parts.append(

@@ -27,6 +27,7 @@ _RESET = "\x1b[0m"
 #: the fields a ``format`` template may name
 FORMAT_FIELDS = (
     "time",
+    "timestamp",
     "ts",
     "level",
     "level_no",
@@ -177,7 +178,7 @@ def field_problem(field: str) -> str | None:
 
 
 def _getter(field: str) -> Callable[[Record], Any]:
-    if field == "time":
+    if field in ("time", "timestamp"):  # {timestamp}: LakeTrace 1.x's name
         return lambda r: _local_time(r.ts)
     if field == "ts":
         return lambda r: iso_utc(r.ts)

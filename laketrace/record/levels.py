@@ -10,9 +10,13 @@ from ..errors import ConfigError
 class Level(str):
     """A level name that compares equal to its name and carries its number as ``.no``.
 
+    ``.name`` (the name) and ``.value`` (the number) read like LakeTrace 1.x's level enum.
+
     >>> from laketrace.record.levels import LEVELS
     >>> LEVELS["ERROR"] == "ERROR", LEVELS["ERROR"].no
     (True, 40)
+    >>> LEVELS["ERROR"].name, LEVELS["ERROR"].value
+    ('ERROR', 40)
     """
 
     __slots__ = ("no",)
@@ -22,6 +26,16 @@ class Level(str):
         self = super().__new__(cls, name)
         self.no = no
         return self
+
+    @property
+    def name(self) -> str:
+        """The level name as a plain ``str`` (LakeTrace 1.x: ``record.level.name``)."""
+        return str(self)
+
+    @property
+    def value(self) -> int:
+        """The level number, like ``.no`` (LakeTrace 1.x: ``record.level.value``)."""
+        return self.no
 
     def __reduce__(self) -> tuple:
         return (Level, (str(self), self.no))

@@ -31,11 +31,29 @@ NO_JOB = JobContext()
 
 
 class ExceptionInfo(NamedTuple):
-    """``(type, value, traceback)`` of the exception attached to a record."""
+    """``(type, value, traceback)`` of the exception attached to a record.
+
+    ``value`` is the exception instance. As in LakeTrace 1.x, where ``record.exception`` was
+    the instance itself, ``str(record.exception)`` is the exception's message and its
+    attributes (``.args``, ``.__traceback__``, your own) read through; for ``isinstance``
+    use ``record.exception.value`` (or ``issubclass(record.exception.type, ...)``).
+    """
 
     type: type[BaseException]
     value: BaseException
     traceback: TracebackType | None
+
+    def __str__(self) -> str:
+        try:
+            return str(self.value)
+        except Exception:
+            return f"<unprintable {getattr(self.type, '__name__', 'exception')}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # only called for names the tuple lacks: the exception's own attributes
+        if name.startswith("__") and name.endswith("__") and name != "__traceback__":
+            raise AttributeError(name)
+        return getattr(tuple.__getitem__(self, 1), name)
 
 
 def exc_info_from(value: object) -> ExceptionInfo | None:
@@ -181,6 +199,11 @@ class Record:
     def name(self) -> str:
         """Alias of `logger_name`."""
         return self.logger_name
+
+    @property
+    def process_id(self) -> int:
+        """Alias of `pid` (LakeTrace 1.x's name)."""
+        return self.pid
 
     @property
     def timestamp(self) -> _dt.datetime:

@@ -69,6 +69,7 @@ class FileSink:
         self._rotation = rot
         self._lost = 0
         self._error_reported = False
+        self._rotation_error_reported = False
         self._broken_tail = False
         # True while the next write must take the careful path (errors, torn tail, callables)
         self._slow = bool(self._rot_callables)
@@ -196,7 +197,19 @@ class FileSink:
 
     def _custom_due(self, rec: Any) -> bool:
         info = FileInfo(self.path or "", self.size, self.opened_at, self.records)
-        return any(c(rec, info) for c in self._rot_callables)
+        due = False
+        for c in self._rot_callables:
+            try:
+                due = bool(c(rec, info)) or due
+            except Exception as exc:  # a broken rotation callable never costs the record
+                if not self._rotation_error_reported:
+                    self._rotation_error_reported = True
+                    self.report(
+                        f"LakeTrace: {self.label}: the rotation callable {c!r} raised {exc!r}; "
+                        "the record was written without rotating (further errors of it are "
+                        "not reported)."
+                    )
+        return due
 
     def _write_all(self, data: bytes, *, count: bool = True) -> None:
         view = memoryview(data)

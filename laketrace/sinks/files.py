@@ -91,7 +91,7 @@ class SpoolHandler(Handler):
         items = []
         for rec in recs:
             try:
-                if filt is not None and not filt(rec):
+                if filt is not None and not self.passes(rec):
                     continue
                 items.append((lake_line(rec), rec.ts, rec))
             except Exception:

@@ -71,11 +71,12 @@ class Handler:
         self._filter = opts.filter
         self._catch = opts.catch
         self._errors = 0
+        self._filter_error_reported = False
 
     def handle(self, rec: Record) -> None:
         try:
             filt = self._filter
-            if filt is not None and not filt(rec):
+            if filt is not None and not self.passes(rec):
                 return
             self.emit(rec)
         except Exception as exc:
@@ -101,6 +102,23 @@ class Handler:
                 "application keeps running. Further errors of this handler are counted "
                 "silently (set catch=False to raise them)."
             )
+
+    def passes(self, rec: Record) -> bool:
+        """The filter's verdict; a filter that raises lets the record through (reported once),
+        so a broken filter never costs a record. With ``catch=False`` it raises."""
+        try:
+            return bool(self._filter(rec))  # type: ignore[misc]
+        except Exception as exc:
+            if not self._catch:
+                raise
+            if not self._filter_error_reported:
+                self._filter_error_reported = True
+                report(
+                    f"LakeTrace: handler {self.id} ({self.describe()}): the filter raised "
+                    f"{exc!r}; the record was kept. Further errors of this filter are not "
+                    "reported."
+                )
+            return True
 
     def emit(self, rec: Record) -> None:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -40,26 +41,40 @@ _WEEKDAYS = {
 _HHMM = re.compile(r"^(?:at\s+)?([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 ROTATION_FORMS = (
-    f"a size with its unit ({SIZE_FORMS}, or an int of bytes), a time of day "
-    '("00:00", "daily", "hourly", "weekly", "monthly", "monday at 12:00"), an interval '
-    f"({DURATION_FORMS}, or a positive timedelta), a callable (record, file_info) -> bool, "
-    "or a list of these"
+    f"a size with its unit ({SIZE_FORMS}, or a number of bytes), a time of day "
+    '("00:00", "daily", "hourly", "weekly", "monthly", "yearly", "monday at 12:00"), an '
+    f"interval ({DURATION_FORMS}, or a positive timedelta), a callable (record, file_info) "
+    "-> bool (or (record) -> bool), or a list of these"
 )
 RETENTION_FORMS = (
-    f"a count of sealed files to keep (5), an age ({DURATION_FORMS}, or a positive "
-    "timedelta), or a callable (list_of_sealed_paths) -> paths_to_delete"
+    f'a count of sealed files to keep (5 or "5 files"), an age ({DURATION_FORMS}, or a '
+    "positive timedelta), or a callable (list_of_sealed_paths) -> paths_to_delete"
 )
-COMPRESSION_FORMS = '"gz", "bz2", "xz", "zip", None, or a callable (path) -> compressed_path'
+COMPRESSION_FORMS = (
+    '"gz", "bz2", "xz", "zip", None (or "none"), or a callable (path) -> compressed_path'
+)
+_FILES = re.compile(r"^([0-9]+)\s*files?$", re.I)
 
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What a rotation callable learns about the active file."""
+    """What a rotation callable learns about the active file.
+
+    ``name`` and ``tell()`` answer like the open file LakeTrace 1.x handed its rotation
+    callables (the path, and the size in bytes).
+    """
 
     path: str
     size: int
     opened_at: float
     records: int
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def tell(self) -> int:
+        return self.size
 
 
 def _next_time_of_day(hour: int, minute: int, second: int, weekday: int | None):
@@ -85,6 +100,11 @@ def _next_month(opened: float) -> float:
     d = _dt.datetime.fromtimestamp(opened, _UTC)
     year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
     return float(calendar.timegm((year, month, 1, 0, 0, 0)))
+
+
+def _next_year(opened: float) -> float:
+    d = _dt.datetime.fromtimestamp(opened, _UTC)
+    return float(calendar.timegm((d.year + 1, 1, 1, 0, 0, 0)))
 
 
 def _interval(seconds: float):
@@ -120,10 +140,13 @@ def _bad(key: str, value: object, forms: str) -> ConfigError:
 def _parse_rotation_item(value: object, key: str) -> Rotation:
     if isinstance(value, bool):
         raise _bad(key, value, ROTATION_FORMS)
-    if isinstance(value, int):
-        if value <= 0:
-            raise ConfigError(f"config {key!r}: a size must be positive bytes, got {value}.")
-        return Rotation(size=value)
+    if isinstance(value, (int, float)):
+        # a float (LakeTrace 1.x accepted 1024.0) is a number of bytes too
+        if not value >= 1 or math.isinf(value):
+            raise ConfigError(
+                f"config {key!r}: a size must be positive (a number of bytes), got {value}."
+            )
+        return Rotation(size=int(value))
     if isinstance(value, _dt.timedelta):
         if value.total_seconds() <= 0:
             raise ConfigError(f"config {key!r}: an interval must be positive, got {value}.")
@@ -133,7 +156,7 @@ def _parse_rotation_item(value: object, key: str) -> Rotation:
             boundaries=(_next_time_of_day(value.hour, value.minute, value.second, None),)
         )
     if callable(value):
-        return Rotation(callables=(value,))
+        return Rotation(callables=(_rotation_callable(value, key),))
     if not isinstance(value, str):
         raise _bad(key, value, ROTATION_FORMS)
     text = value.strip().lower()
@@ -145,6 +168,8 @@ def _parse_rotation_item(value: object, key: str) -> Rotation:
         return Rotation(boundaries=(_next_time_of_day(0, 0, 0, 0),))
     if text == "monthly":
         return Rotation(boundaries=(_next_month,))
+    if text == "yearly":
+        return Rotation(boundaries=(_next_year,))
     m = _HHMM.match(text)
     if m:
         h, mi, s = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
@@ -171,6 +196,32 @@ def _parse_rotation_item(value: object, key: str) -> Rotation:
             raise ConfigError(f"config {key!r}: an interval must be positive, got {value!r}.")
         return Rotation(boundaries=(_interval(seconds),))
     raise _bad(key, value, ROTATION_FORMS)
+
+
+def _rotation_callable(func: Callable[..., Any], key: str) -> Callable[[Any, FileInfo], bool]:
+    """``func`` as a ``(record, file_info) -> bool`` callable, whatever its arity.
+
+    A one-argument callable (LakeTrace 1.x style, or ``lambda r: ...``) gets the record; one
+    without arguments is just called. Decided once here, not per record.
+    """
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):  # builtins without a signature: call them as documented
+        return func
+    for args in (("record", "file"), ("record",), ()):
+        try:
+            sig.bind(*args)
+        except TypeError:
+            continue
+        if len(args) == 2:
+            return func
+        if len(args) == 1:
+            return lambda rec, info: func(rec)
+        return lambda rec, info: func()
+    raise ConfigError(
+        f"config {key!r}: the rotation callable {func!r} takes neither (record, file_info) "
+        "nor (record) nor no arguments. Give a callable (record, file_info) -> bool."
+    )
 
 
 def parse_rotation(value: object, *, key: str = "rotation") -> Rotation | None:
@@ -217,6 +268,9 @@ def parse_retention(value: object, *, key: str = "retention") -> Retention | Non
     if callable(value):
         return Retention(func=value)
     if isinstance(value, str):
+        files = _FILES.match(value.strip())
+        if files is not None:  # "5 files": LakeTrace 1.x's count form
+            return parse_retention(int(files.group(1)), key=key)
         seconds = parse_duration(value.strip())
         if seconds is not None:
             return Retention(max_age=_positive_age(key, value, seconds))
@@ -241,6 +295,8 @@ def parse_compression(value: object, *, key: str = "compression") -> str | Calla
         return value
     if isinstance(value, str):
         name = value.strip().lower().lstrip(".")
+        if name == "none":  # LakeTrace 1.x's spelling of no compression
+            return None
         name = {"gzip": "gz", "bzip2": "bz2", "lzma": "xz"}.get(name, name)
         if name in COMPRESSIONS:
             return name

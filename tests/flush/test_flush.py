@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,18 +97,30 @@ def test_unpartitioned_option(make_logger, log_dir, tmp_path):
 
 
 def test_only_sealed_files_are_flushed(make_logger, log_dir, tmp_path):
-    """The active file is left for a later flush; log.flush_to_delta seals it first."""
+    """An active file a live writer of another process holds is left for a later flush (this
+    process's own loggers are sealed first, see the next tests); once that writer is gone,
+    the next flush recovers and ships it."""
+    fcntl = pytest.importorskip("fcntl")
     log = make_logger(path=str(tmp_path / "table"))
-    log.info("sealed")
-    log.close()
-    log.info("still active")
-    res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "table"))
+    log.info("mine")
+    record = {"ts": "2025-11-28T13:20:00.000000Z", "level": "INFO", "record_id": "other-1",
+              "msg": "still active elsewhere"}  # fmt: skip
+    other = os.path.join(
+        log_dir, f"other__20251128T132000000000Z__run__{os.getpid() + 1}__000001.jsonl"
+    )
+    with open(other, "w") as fh:
+        fh.write(json.dumps(record) + "\n")
+    held = os.open(other, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as the other process's writer holds its active file
+    try:
+        res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "table"))
+    finally:
+        os.close(held)  # the other writer is gone
     assert res.records == 1
-    res = log.flush_to_delta()
-    assert res.records == 1
+    assert flush_to_delta(log_dir=log_dir, path=str(tmp_path / "table")).records == 1
     assert sorted(_table(str(tmp_path / "table")).column("msg").to_pylist()) == [
-        "sealed",
-        "still active",
+        "mine",
+        "still active elsewhere",
     ]
 
 
@@ -298,3 +311,23 @@ def test_repeated_executor_records_are_deduplicated_at_flush(log_dir, tmp_path):
     res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "t"))
     assert sorted(_ids(str(tmp_path / "t"))) == ["d-1", "d-1", "x-abc"]
     assert res.records == 3
+
+
+@pytest.mark.parametrize("enqueue", [False, True])
+def test_flush_ships_records_of_live_loggers_in_this_process(
+    make_logger, log_dir, tmp_path, enqueue
+):
+    """flush_to_delta(log_dir=D) first seals this process's active files in D (queues
+    drained): every record logged before the flush ships; the loggers keep logging."""
+    log = make_logger(enqueue=enqueue)
+    elsewhere = make_logger(log_dir=str(tmp_path / "other"))
+    for i in range(7):
+        log.info("before {}", i)
+    elsewhere.info("not this directory")
+    target = str(tmp_path / "table")
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    assert res.records == 7 and len(_ids(target)) == 7
+    assert elsewhere._core.spool.file.path is not None  # other directories are untouched
+    log.info("after")
+    log.close()
+    assert flush_to_delta(log_dir=log_dir, path=target).records == 1

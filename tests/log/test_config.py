@@ -200,9 +200,10 @@ def test_accepted_forms_still_work(config, tmp_path):
     registry.forget("accepted.config")
 
 
-def test_log_dir_none_means_the_default(tmp_path, monkeypatch):
-    """log_dir=None is the runtime default, unlike an empty string."""
+def test_log_dir_left_out_means_the_default(tmp_path, monkeypatch):
+    """Without a log_dir key the spool is the runtime default (log_dir=None means no spool)."""
     monkeypatch.setenv("LAKETRACE_LOG_DIR", str(tmp_path / "default"))
-    log = get_logger("default.dir", {"log_dir": None, "stdout": False})
+    log = get_logger("default.dir", {"stdout": False})
     assert log.log_dir == str(tmp_path / "default")
+    log.close()
     registry.forget("default.dir")

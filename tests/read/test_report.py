@@ -156,3 +156,32 @@ def test_report_renders_in_headless_chromium(table, tmp_path):
     assert errors == []
     assert remote == []
     assert _png_colors(shot) > 20  # a drawn page, not a blank one
+
+
+def test_time_bins_follow_the_run_length(make_logger, log_dir, tmp_path, clock):
+    """A 12-second run is drawn in 1 s bins (one bar per second that had records), a
+    5-hour run in 5 min bins; the page names each run's bin."""
+    short = make_logger(clock=clock, run_id="short-run")
+    for _ in range(12):
+        short.info("tick")
+        short.info("tock")
+        clock.advance(1)
+    short.close()
+    clock.advance(3600)
+    long = make_logger(clock=clock, run_id="long-run")
+    for _ in range(6):
+        long.warning("hourly")
+        clock.advance(3600)
+    long.close()
+    path = str(tmp_path / "bins")
+    laketrace.flush_to_delta(log_dir=log_dir, path=path)
+    data = collect(path=path)
+    assert data["bins"] == {"short-run": 1, "long-run": 300}
+    short_rows = [r for r in data["timeline"] if r["run_id"] == "short-run"]
+    assert len(short_rows) == 12 and {r["n"] for r in short_rows} == {2}
+    long_rows = [r for r in data["timeline"] if r["run_id"] == "long-run"]
+    assert len(long_rows) == 6 and all(r["bucket"].timestamp() % 300 == 0 for r in long_rows)
+    out = tmp_path / "r.html"
+    write_report(out, path=path)
+    page = out.read_text(encoding="utf-8")
+    assert "per 1 s" in page and "per 5 min" in page and "1 s bins" in page

@@ -19,6 +19,11 @@ def test_spark_demo_end_to_end(tmp_path):
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     text = out.stdout
+    # Ivy's resolution chatter and Spark's log4j lines go to a file under the workdir
+    for chatter in (":: loading settings", "resolving dependencies", "artifacts", "WARN "):
+        assert chatter not in out.stdout + out.stderr
+    jvm_log = (tmp_path / "spark-jvm.log").read_text()
+    assert "log4j" in jvm_log and out.stdout.startswith("[")
     assert "== Runs (logs_runs view) ==" in text
     assert "simulated executor hiccup" in text  # the failed-then-retried task, as an error
     assert "KeyError: 'apac'" in text
