@@ -10,6 +10,7 @@ commit is in the table has its quarantine rows in too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,10 @@ class DeltaRsWriter:
 
     name = "delta-rs"
     lenient = frozenset({"nan", "depth"})
+
+    def scope(self) -> Any:
+        """No Spark jobs to tag."""
+        return contextlib.nullcontext()
 
     def __init__(self, target: Target) -> None:
         self.target = target

@@ -431,7 +431,7 @@ def flush_to_delta(
     target = _plain_target(target)
     writer = choose_writer(spark, target)
     result = FlushResult(target=target.display, writer=writer.name)
-    with flush_lock(spool_dir):
+    with flush_lock(spool_dir), writer.scope():
         result.recovered = recover(spool_dir).sealed
         _Flush(
             writer,

@@ -76,6 +76,11 @@ class SparkWriter:
         self.DeltaTable = DeltaTable
         self.F = F
 
+    def scope(self) -> Any:
+        """Every Spark job of the flush runs in LakeTrace's job group (the listener ignores
+        it: no records about the flush's own jobs, no flush answering a flush)."""
+        return flush_job_group(self.spark)
+
     def _table(self, location: str, kind: str) -> Any:
         if kind == "table":
             return self.DeltaTable.forName(self.spark, location)

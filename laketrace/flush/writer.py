@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import SchemaMismatchError
 from ..spool.names import COMPRESSED_SUFFIXES, spool_stem
@@ -78,6 +78,9 @@ class Writer(Protocol):
     #: byte-scan checks (`laketrace.flush.scan`) for what the writer's JSON engine accepts
     #: but the one rule rejects
     lenient: frozenset[str]
+
+    def scope(self) -> Any:
+        """A context the whole flush runs in (Spark: LakeTrace's job group)."""
 
     def exists(self) -> bool:
         """Whether the target table exists."""
