@@ -182,6 +182,9 @@ class Manifest:
             ):
                 continue
             event = e.get("event")
+            if not _well_formed(e):
+                st.damaged = True  # e.g. an edited line without a checksum
+                continue
             if isinstance(e.get("table_version"), int):
                 st.table_version = max(st.table_version or 0, e["table_version"])
             st.known.add((e.get("app_id"), e.get("batch")))
@@ -216,6 +219,17 @@ class Manifest:
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
+
+
+def _well_formed(e: dict) -> bool:
+    event = e.get("event")
+    if event == "rebuilt":
+        return isinstance(e.get("app_id"), str)
+    if event not in ("planned", "committed", "skipped-duplicate"):
+        return True  # other events are informational
+    if not isinstance(e.get("batch"), int) or not isinstance(e.get("files", []), list):
+        return False
+    return event != "planned" or isinstance(e.get("app_id"), str)
 
 
 def _ends_with_newline(path: str) -> bool:
