@@ -93,6 +93,7 @@ class DuckReader:
                 config={
                     "autoinstall_known_extensions": False,
                     "autoload_known_extensions": False,
+                    "enable_progress_bar": False,
                     "threads": max(1, os.cpu_count() or 1),
                 }
             )

@@ -81,6 +81,7 @@ class FlushResult:
             f"({self.bytes / 1e6:.1f} MB) in {self.batches} batch(es) to {self.target} "
             f"with {self.writer} in {self.seconds:.1f}s; quarantined {self.quarantined}; "
             f"table version {self.table_version}"
+            + (f"; {len(self.missing)} planned file(s) missing" if self.missing else "")
         )
 
     def add(self, batch: Batch, outcome: Outcome) -> None:

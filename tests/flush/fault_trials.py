@@ -60,7 +60,7 @@ def writer_child(log_dir: str, tag: str, compression: str | None, conn: object) 
     """Log ``<tag>-<i>`` records forever, acknowledging each once ``log.info`` returned."""
     import laketrace
 
-    config = {"log_dir": log_dir, "stdout": False, "rotation": "2 KB"}
+    config = {"log_dir": log_dir, "stdout": False, "rotation": "8 KB"}
     if compression:
         config["compression"] = compression
     log = laketrace.get_logger(f"trial.{tag}", config)
