@@ -93,10 +93,10 @@ class DuckReader:
                 config={
                     "autoinstall_known_extensions": False,
                     "autoload_known_extensions": False,
-                    "enable_progress_bar": False,
                     "threads": max(1, os.cpu_count() or 1),
                 }
             )
+            self._con.execute("SET enable_progress_bar = false")
             try:
                 self._con.execute("SET TimeZone = 'UTC'")
             except self.duck.Error:  # pragma: no cover - a build without ICU is UTC anyway
