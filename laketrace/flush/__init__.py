@@ -1,10 +1,13 @@
 """The flush step: plan batches of sealed spool files (`plan`), prepare and validate them
-(`prepare`, `validate`), and write each as one idempotent Delta commit through a `Writer`
-(`delta_rs` without a JVM, `spark` with a SparkSession)."""
+(`prepare`, `scan`, `validate`: the one rule), and write each as one idempotent Delta
+commit through a `Writer` (`delta_rs` + `duck_read` without a JVM, `spark` + `spark_read`
+with a SparkSession). Each commit records what it shipped (`commits`); the local ledger is
+rebuilt from the table's history when it is lost, damaged or behind (`rebuild`)."""
 
 from __future__ import annotations
 
 from ..errors import FlushError, SchemaMismatchError
-from .run import FlushResult, flush_to_delta
+from .result import FlushResult
+from .run import flush_to_delta
 
 __all__ = ["FlushError", "FlushResult", "SchemaMismatchError", "flush_to_delta"]

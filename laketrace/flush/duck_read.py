@@ -96,6 +96,7 @@ class DuckReader:
                     "threads": max(1, os.cpu_count() or 1),
                 }
             )
+            self._con.execute("SET enable_progress_bar = false")
             try:
                 self._con.execute("SET TimeZone = 'UTC'")
             except self.duck.Error:  # pragma: no cover - a build without ICU is UTC anyway

@@ -31,7 +31,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import runtime as _runtime
@@ -47,58 +46,11 @@ from .faults import armed, die, fault
 from .plan import Batch, flush_lock, plan, shippable
 from .prepare import clear_staging, prepare, staging_dir
 from .rebuild import rebuild
+from .result import FlushResult
 from .writer import Outcome, Prepared, Writer
 
 # per Delta commit: Spark parallelises large batches well; delta-rs holds a batch in memory
 DEFAULT_BATCH_BYTES = {"spark": 1024 * 1024 * 1024, "delta-rs": 128 * 1024 * 1024}
-
-
-@dataclass
-class FlushResult:
-    """What one flush shipped.
-
-    ``table_version`` is the target's version after this flush's last commit; a flush
-    that shipped nothing reports this spool's last committed version from its ledger
-    (None if it never committed there) and does not read the table.
-    """
-
-    files: int = 0
-    records: int = 0
-    quarantined: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    table_version: int | None = None
-    batches: int = 0
-    skipped_batches: int = 0
-    target: str = ""
-    writer: str = ""
-    recovered: list[str] = field(default_factory=list)
-    #: planned spool files that were gone before they could be shipped (each has a
-    #: ``missing`` row in the quarantine table)
-    missing: list[str] = field(default_factory=list)
-    #: why the ledger was rebuilt from the table's history, if it was
-    rebuilt: list[str] = field(default_factory=list)
-    #: batches shipped idempotently (only record_ids the table did not hold)
-    idempotent_batches: int = 0
-
-    def __str__(self) -> str:
-        return (
-            f"flushed {self.records:,} records from {self.files} file(s) "
-            f"({self.bytes / 1e6:.1f} MB) in {self.batches} batch(es) to {self.target} "
-            f"with {self.writer} in {self.seconds:.1f}s; quarantined {self.quarantined}; "
-            f"table version {self.table_version}"
-        )
-
-    def add(self, batch: Batch, outcome: Outcome) -> None:
-        """Count one batch's outcome."""
-        self.batches += 1
-        self.files += len(batch.files)
-        self.bytes += sum(f.size for f in batch.files)
-        self.records += 0 if outcome.skipped else outcome.records
-        self.quarantined += outcome.quarantined
-        self.skipped_batches += outcome.skipped
-        self.idempotent_batches += batch.idempotent
-        self.table_version = outcome.table_version
 
 
 def _progress_fn(progress: Any) -> Callable[[dict], None]:

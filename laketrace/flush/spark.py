@@ -224,9 +224,9 @@ class SparkWriter:
         )
         return df.join(have, "record_id", "left_anti").select(*COLUMN_NAMES)
 
-    def _bad_rows(self, files: list[str], prepared: Prepared) -> list[tuple]:
+    def _bad_rows(self, files: list[str], prepared: Prepared) -> list[QuarantineRow]:
         """The lines Spark rejected in ``files``, as quarantine rows with line numbers."""
-        out: list[tuple] = []
+        out: list[QuarantineRow] = []
         for path in files:
             bad = [r[0] for r in read_lines(self, [path]).filter("_bad").select("value").collect()]
             lines = _line_index(path) if bad else {}
@@ -234,14 +234,10 @@ class SparkWriter:
             for raw in bad:
                 reason = validate_line((raw + "\n").encode("utf-8", "surrogatepass"))
                 numbers = lines.get(raw) or []
+                line_no = (numbers.pop(0) if len(numbers) > 1 else numbers[0]) if numbers else None
                 out.append(
-                    (
-                        name,
-                        (numbers.pop(0) if len(numbers) > 1 else numbers[0]) if numbers else None,
-                        reason or "Spark could not load the line",
-                        raw[:RAW_LIMIT],
-                        prepared.version,
-                        prepared.ingested_at,
+                    QuarantineRow(
+                        name, line_no, reason or "Spark could not load the line", raw[:RAW_LIMIT]
                     )
                 )
         return out
@@ -302,15 +298,15 @@ class SparkWriter:
         )
         return {quarantine_key(r[0], r[1]) for r in rows}
 
-    def _quarantine(self, prepared: Prepared, rows: list[tuple]) -> int:
-        objs = [QuarantineRow(r[0], r[1], r[2], r[3]) for r in rows]
-        keep = new_rows(objs, self._existing_quarantine(prepared.sources))
+    def _quarantine(self, prepared: Prepared, rows: list[QuarantineRow]) -> int:
+        """Append the rows the quarantine table does not hold yet; how many were new."""
+        keep = new_rows(rows, self._existing_quarantine(prepared.sources))
         if not keep:
             return 0
         self._ensure_quarantine()
+        at = prepared.ingested_at
         data = [
-            (r.source_file, r.line_no, r.reason, r.raw_line, prepared.version, prepared.ingested_at)
-            for r in keep
+            (r.source_file, r.line_no, r.reason, r.raw_line, prepared.version, at) for r in keep
         ]
         qdf = self.spark.createDataFrame(data, spark_schema(quarantine=True))
         self._append(
@@ -331,24 +327,14 @@ class SparkWriter:
                 found = read_lines(self, prepared.readable).filter("_bad").select("_file")
                 bad_files = sorted({r[0] for r in found.distinct().collect()})
             fault("between_commits")
-            rows: list[tuple] = []
+            quarantined = 0
             if not prepared.q_done:
                 by_uri = {_uri_key(p): p for p in prepared.readable}
-                rows = self._bad_rows([by_uri.get(_uri_key(f), f) for f in bad_files], prepared)
-                rows += [
-                    (
-                        r.source_file,
-                        r.line_no,
-                        r.reason,
-                        r.raw_line,
-                        prepared.version,
-                        prepared.ingested_at,
-                    )
-                    for r in prepared.quarantine
-                ]
-            quarantined = self._quarantine(prepared, rows) if rows else 0
-            if rows:
-                fault("during_quarantine")
+                local = [by_uri.get(_uri_key(f), f) for f in bad_files]
+                rows = self._bad_rows(local, prepared) + list(prepared.quarantine)
+                if rows:
+                    quarantined = self._quarantine(prepared, rows)
+                    fault("during_quarantine")
         return Outcome(written, self.table_version(), skipped, quarantined=quarantined)
 
 

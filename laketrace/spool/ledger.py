@@ -183,6 +183,9 @@ class Manifest:
             ):
                 continue
             event = e.get("event")
+            if not _well_formed(e):
+                st.damaged = True  # e.g. an edited line without a checksum
+                continue
             if isinstance(e.get("table_version"), int):
                 st.table_version = max(st.table_version or 0, e["table_version"])
             st.known.add((e.get("app_id"), e.get("batch")))
@@ -242,6 +245,17 @@ class Manifest:
             ):
                 version = entry["table_version"]
         return version
+
+
+def _well_formed(e: dict) -> bool:
+    event = e.get("event")
+    if event == "rebuilt":
+        return isinstance(e.get("app_id"), str)
+    if event not in ("planned", "committed", "skipped-duplicate"):
+        return True  # other events are informational
+    if not isinstance(e.get("batch"), int) or not isinstance(e.get("files", []), list):
+        return False
+    return event != "planned" or isinstance(e.get("app_id"), str)
 
 
 def _ends_with_newline(path: str) -> bool:

@@ -135,8 +135,22 @@ def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
 
 
 def read_records(path: str) -> Iterator[dict[str, Any]]:
-    """Parsed records of one spool file; unparseable lines (e.g. a torn tail) are skipped."""
-    for _, raw in iter_lines(path):
+    """Parsed records of one spool file; unparseable lines (e.g. a torn tail) are skipped,
+    and so is a file that is gone or is not a regular file (a symlink, a FIFO); a damaged
+    compressed file yields what can be read."""
+    try:
+        fh = open_spool_file(path)
+    except DAMAGE_ERRORS:
+        return
+    with fh:
+        try:
+            yield from _records(fh)
+        except DAMAGE_ERRORS:
+            return  # a damaged compressed file: what was readable has been yielded
+
+
+def _records(fh: IO[bytes]) -> Iterator[dict[str, Any]]:
+    for raw in fh:
         if not raw.endswith(b"\n"):
             break  # a line still being written
         try:

@@ -166,6 +166,7 @@ def _cases() -> list[LineCase]:
         ),
         _c("leading_space", "  " + line(r("leading_space")), True),
         _c("crlf", line(r("crlf")) + "\r", True),
+        _c("cr_between_tokens", line(r("cr_between_tokens")).replace(',"msg"', ',\r\t"msg"'), True),
         _c(
             "ts_offset",
             line(r("ts_offset"), ts="2025-11-28T23:20:00+05:00"),

@@ -18,6 +18,7 @@ import random
 import re
 import shutil
 import signal
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,8 +43,11 @@ _MSG = re.compile(r'"msg":"((?:w|x)\d+-\d+-\d+)"')
 def context() -> multiprocessing.context.BaseContext:
     """A forkserver context with LakeTrace and the writers preloaded."""
     ctx = multiprocessing.get_context("forkserver")
+    # each child re-runs the parent's __main__ (pytest's, under pytest): have it loaded
+    main = getattr(sys.modules["__main__"].__spec__, "name", None)
     ctx.set_forkserver_preload(
         [
+            *([main.rpartition(".")[0]] if main and "." in main else []),
             "laketrace",
             "laketrace.flush.run",
             "laketrace.flush.delta_rs",
@@ -60,7 +64,7 @@ def writer_child(log_dir: str, tag: str, compression: str | None, conn: object) 
     """Log ``<tag>-<i>`` records forever, acknowledging each once ``log.info`` returned."""
     import laketrace
 
-    config = {"log_dir": log_dir, "stdout": False, "rotation": "2 KB"}
+    config = {"log_dir": log_dir, "stdout": False, "rotation": "8 KB"}
     if compression:
         config["compression"] = compression
     log = laketrace.get_logger(f"trial.{tag}", config)

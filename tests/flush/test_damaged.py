@@ -201,3 +201,14 @@ def test_byte_scan_flags_what_engines_accept_too_easily(tmp_path, data, found):
     path.write_bytes(data)
     checks = frozenset({"utf8", "bom", "surrogate", "nan", "depth"})
     assert suspect(str(path), checks) == found
+
+
+@pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.name)
+def test_reading_records_back_never_raises_for_damaged_files(log_dir, case):
+    """tail/query-side reading (read_records) yields what a damaged or special file holds
+    and never raises or blocks (a FIFO is not opened for reading)."""
+    os.makedirs(log_dir)
+    fname = case.build(log_dir)
+    records = list(spool_read.read_records(os.path.join(log_dir, fname)))
+    assert all(r["record_id"].startswith(case.prefix + "-") for r in records)
+    assert bool(records) == case.partial

@@ -3,6 +3,7 @@ delta-rs writer (tests/flush/cases.py), the table as the source of truth, path a
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -71,9 +72,16 @@ def test_spark_writer_agrees_with_the_rule_on_every_case(spark, log_dir, tmp_pat
         res = flush_to_delta(spark, log_dir=log_dir, path=target)
     finally:
         spark.conf.set("spark.sql.session.timeZone", zone)
-    rows, q = _rows(spark, target), _rows(spark, target + "_quarantine")
-    for r in rows:  # Spark hands back local-time datetimes: compare in UTC
-        r["ts"] = r["ts"].replace(tzinfo=None)
+    rows = [
+        r.asDict()  # Spark hands back local-time datetimes: take the instant, in UTC
+        for r in spark.read.format("delta")
+        .load(target)
+        .selectExpr("record_id", "date", "unix_micros(ts) AS us")
+        .collect()
+    ]
+    for r in rows:
+        r["ts"] = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=r["us"])
+    q = _rows(spark, target + "_quarantine")
     problems = check_line_cases(cases, rows, q)
     for case in FILE_CASES:
         problems += check_file_case(case, files[case.name], rows, q)
