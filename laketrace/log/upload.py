@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ..sinks.lifecycle import maintenance
 from ..spool.names import list_spool, safe_name
 from ..spool.read import iter_lines
 
@@ -39,16 +40,24 @@ def collect_lines(log_dir: str, logger_name: str, run_id: str) -> list[bytes]:
     """Every complete record line of ``logger_name``'s spool files of run ``run_id``, oldest
     file first (sealed, compressed and active files; a torn last line is left out)."""
     run = safe_name(run_id, limit=120)
+    maintenance.drain(timeout=30)  # let compression of just-sealed files finish first
     out: list[bytes] = []
-    for path, name in list_spool(log_dir, logger=logger_name):
-        if name.run_id != run:
-            continue
-        try:
-            for _, raw in iter_lines(path):
-                if raw.endswith(b"\n") and _is_record(raw):
-                    out.append(raw)
-        except (OSError, EOFError, ValueError):
-            continue  # moved or compressed meanwhile, or damaged: the rest still goes
+    for _attempt in range(3):
+        out, moved = [], False
+        for path, name in list_spool(log_dir, logger=logger_name):
+            if name.run_id != run:
+                continue
+            try:
+                for _, raw in iter_lines(path):
+                    if raw.endswith(b"\n") and _is_record(raw):
+                        out.append(raw)
+            except FileNotFoundError:
+                moved = True  # compressed or sealed meanwhile: list again
+                break
+            except (OSError, EOFError, ValueError):
+                continue  # damaged: the rest still goes
+        if not moved:
+            break
     return out
 
 
