@@ -23,7 +23,9 @@ def test_spark_demo_end_to_end(tmp_path):
     for chatter in (":: loading settings", "resolving dependencies", "artifacts", "WARN "):
         assert chatter not in out.stdout + out.stderr
     jvm_log = (tmp_path / "spark-jvm.log").read_text()
-    assert "log4j" in jvm_log and out.stdout.startswith("[")
+    # Spark 4 names its log4j profile there; Spark 3.5 may only print the log-level hint
+    assert any(mark in jvm_log for mark in ("log4j", "setLogLevel", "WARN")), jvm_log[:2000]
+    assert out.stdout.startswith("[")
     assert "== Runs (logs_runs view) ==" in text
     assert "simulated executor hiccup" in text  # the failed-then-retried task, as an error
     assert "KeyError: 'apac'" in text
