@@ -14,7 +14,7 @@ import threading
 from typing import Any, NamedTuple
 
 from ..record.levels import BY_NO, LEVELS
-from ..record.record import JobContext
+from ..record.record import JobContext, rendered_exception
 from . import driver
 
 
@@ -30,6 +30,8 @@ class ExecutorRecord(NamedTuple):
     function: str | None
     line: int | None
     thread_name: str
+    #: the rendered (and masked) exception of ``exception()`` / ``exc_info=``, if any
+    error: tuple[dict[str, Any], str] | None = None
 
 
 class TaskKey(NamedTuple):
@@ -113,6 +115,7 @@ class DriverSink:
                     hostname=task.host,
                     record_id=item.record_id,
                     job=job,
+                    exc=rendered_exception(*item.error) if item.error else None,
                 )
                 if not written:  # a re-delivery may still find a logger: not marked seen
                     self.undeliverable += 1

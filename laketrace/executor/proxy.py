@@ -27,7 +27,14 @@ from ..record.message import format_message
 from ..sinks.handlers import RAISE_MARK
 from . import driver
 from .accumulator import DriverSink, ExecutorLogParam, ExecutorRecord, TaskKey
-from .task_logger import LevelMethods, Masker, TaskLogger, contained, task_context
+from .task_logger import (
+    LevelMethods,
+    Masker,
+    TaskLogger,
+    contained,
+    split_exception,
+    task_context,
+)
 
 _HOST = socket.gethostname()
 _task_state: dict[str, Any] = {"id": None, "seq": 0}
@@ -130,12 +137,15 @@ class ExecutorLogger(LevelMethods):
             state.update(id=attempt_id, seq=0, count=0, bytes=0)
         state["seq"] += 1
         seq = state["seq"]
+        fields, error = split_exception(fields, self._redact)
         text = format_message(msg, args, fields)
         extra = {**self._bound, **fields} if self._bound else fields
         if self._redact is not None:  # secrets never leave the executor
             text, extra = self._redact.mask_call(text, extra)
         ctx = context_map(extra)
         size = len(text) + sum(len(k) + len(v) for k, v in ctx.items()) + 120
+        if error is not None:
+            size += len(error[1])
         buf = self._acc._value
         if buf.task is None:
             buf.task = task_key(tc)
@@ -161,6 +171,7 @@ class ExecutorLogger(LevelMethods):
                 code.co_name,
                 f.f_lineno,
                 threading.current_thread().name,
+                error,
             )
         )
         buf.bytes += size

@@ -10,14 +10,21 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-import traceback
 from typing import Any, Protocol
 
 from ..record import encoding
 from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
 from ..record.message import format_message
-from ..record.record import iso_utc
+from ..record.record import (
+    bad_exc_info,
+    bad_exc_info_text,
+    exc_info_from,
+    exception_struct,
+    format_traceback,
+    iso_utc,
+    mask_exception,
+)
 from ..record.sanitize import safe_repr
 
 
@@ -58,6 +65,38 @@ def contained(exc: BaseException) -> None:
             pass
 
 
+#: an exception as it travels from a task: Spark's ``{class, msg, stacktrace}`` struct and
+#: the formatted traceback, both already masked when redaction is on
+RenderedError = tuple[dict[str, Any], str]
+
+
+def split_exception(
+    fields: dict[str, Any], masker: Masker | None
+) -> tuple[dict[str, Any], RenderedError | None]:
+    """``fields`` without ``exc_info`` and the rendered exception it named (or None).
+
+    The same rule as the driver: ``exc_info=True``, an exception or a ``sys.exc_info()``
+    tuple fill the ``exception`` and ``traceback`` columns; anything else is kept as an
+    ``exc_info`` field saying it was unusable. Never raises.
+    """
+    if "exc_info" not in fields:
+        return fields, None
+    fields = dict(fields)
+    exc = fields.pop("exc_info")
+    try:
+        info = exc_info_from(exc)
+        if info is None:
+            if bad_exc_info(exc):
+                fields["exc_info"] = bad_exc_info_text(exc)
+            return fields, None
+        if masker is not None:
+            info = mask_exception(info, masker)
+        return fields, (exception_struct(info), format_traceback(info))
+    except Exception:  # a hostile exception must not cost the record
+        fields["exc_info"] = "<unprintable exception>"
+        return fields, None
+
+
 class LevelMethods:
     """``trace``..``critical`` and ``exception`` for executor-side loggers (they implement
     ``_log``); each level method is exactly one frame above ``_log``."""
@@ -89,8 +128,7 @@ class LevelMethods:
         self._log(LEVELS["CRITICAL"], msg, a, f)
 
     def exception(self, msg: Any, *a: Any, **f: Any) -> None:
-        if sys.exc_info()[0] is not None:
-            f.setdefault("traceback", traceback.format_exc())
+        f.setdefault("exc_info", True)  # the exception being handled, if any
         self._log(LEVELS["ERROR"], msg, a, f)
 
 
@@ -119,6 +157,7 @@ class TaskLogger(LevelMethods):
             return
         try:
             tc = task_context()
+            fields, error = split_exception(fields, self._redact)
             text = format_message(msg, args, fields)
             extra = {**self._bound, **fields}
             name = self.name
@@ -137,6 +176,8 @@ class TaskLogger(LevelMethods):
                 "partition_id": tc.partitionId() if tc else None,
                 "task_attempt": tc.attemptNumber() if tc else None,
             }
+            if error is not None:
+                rec["exception"], rec["traceback"] = error
             sys.stderr.write(encoding.dumps_str(rec) + "\n")
         except Exception as exc:
             contained(exc)

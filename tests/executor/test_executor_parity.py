@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from laketrace.executor import proxy as proxy_mod
-from laketrace.executor.accumulator import DriverSink, TaskBuffer
+from laketrace.executor.accumulator import DriverSink
 from laketrace.executor.proxy import ExecutorLogger
 from laketrace.executor.task_logger import TaskLogger
 
 from ..conftest import spool_records
+from .fakes import FakeAccumulator, FakeTask
 
-COMPARED = ("level", "level_no", "logger", "msg", "context")
+COMPARED = ("level", "level_no", "logger", "msg", "context", "exception", "traceback")
 CALLS: list[tuple[str, Any, tuple, dict[str, Any]]] = [
     ("info", "loaded {} rows", (3,), {"table": "sales"}),
     ("warning", "rows", (5,), {}),
@@ -26,53 +27,45 @@ CALLS: list[tuple[str, Any, tuple, dict[str, Any]]] = [
     ("success", "done at {when}", (), {"when": dt.date(2026, 1, 2)}),
     ("critical", "{} of {}", (1,), {}),
     ("trace", "ratio {:.2f}", (0.5,), {"pct": 50.0, "ok": True}),
+    ("exception", "load failed", (), {"table": "sales"}),
+    ("error", "with exc_info", (), {"exc_info": True}),
+    ("warning", "an exception object", (), {"exc_info": KeyError("apac")}),
+    ("error", "bad exc_info", (), {"exc_info": (1, 2, 3)}),
 ]
 
 
-class FakeTask:
-    """Just enough of pyspark's TaskContext for the executor proxy."""
-
-    def stageId(self) -> int:
-        return 3
-
-    def partitionId(self) -> int:
-        return 1
-
-    def attemptNumber(self) -> int:
-        return 0
-
-    def taskAttemptId(self) -> int:
-        return 99
-
-    def getLocalProperty(self, key: str) -> str | None:
-        return None
-
-
-class FakeAccumulator:
-    def __init__(self) -> None:
-        self._value = TaskBuffer()
+def _call(target: Any, call: tuple) -> None:
+    """Make ``call`` on ``target`` while a ValueError is being handled."""
+    method, msg, args, fields = call
+    try:
+        raise ValueError("rows 17: bad date")
+    except ValueError:
+        getattr(target, method)(msg, *args, **fields)
 
 
 def _pick(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record.get(k) for k in COMPARED}
+    picked = {k: record.get(k) for k in COMPARED}
+    exc, tb = picked["exception"], picked["traceback"]
+    if exc is not None:  # frames and file paths differ by call site: compare what users read
+        picked["exception"] = (exc["class"], exc["msg"], bool(exc["stacktrace"]))
+    if tb is not None:
+        picked["traceback"] = (tb.splitlines()[0], tb.splitlines()[-1])
+    return picked
 
 
 def _driver(make_logger: Any, log_dir: str, call: tuple) -> dict[str, Any]:
-    method, msg, args, fields = call
     log = make_logger("parity", level="TRACE")
-    getattr(log, method)(msg, *args, **fields)
+    _call(log, call)
     log.close()
     return _pick(spool_records(log_dir)[-1])
 
 
 def _task(capsys: Any, call: tuple) -> dict[str, Any]:
-    method, msg, args, fields = call
-    getattr(TaskLogger("parity", 5, True), method)(msg, *args, **fields)
+    _call(TaskLogger("parity", 5, True), call)
     return _pick(json.loads(capsys.readouterr().err.strip().splitlines()[-1]))
 
 
 def _executor(make_logger: Any, log_dir: str, monkeypatch: Any, call: tuple) -> dict[str, Any]:
-    method, msg, args, fields = call
     log = make_logger("parity", level="TRACE")
     acc = FakeAccumulator()
     proxy = ExecutorLogger(
@@ -86,7 +79,8 @@ def _executor(make_logger: Any, log_dir: str, monkeypatch: Any, call: tuple) -> 
         stderr=False,
     )
     monkeypatch.setattr(proxy_mod, "task_context", lambda: FakeTask())
-    getattr(proxy, method)(msg, *args, **fields)
+    monkeypatch.setitem(proxy_mod._task_state, "id", None)  # a fresh task each call
+    _call(proxy, call)
     DriverSink("parity", "t").deliver(acc._value)  # what the driver does as the task ends
     log.close()
     record = spool_records(log_dir)[-1]
@@ -136,3 +130,11 @@ def test_proxy_on_the_driver_logs_through_the_driver_logger(make_logger, log_dir
         "driver",
     )
     assert record["function"] == "test_proxy_on_the_driver_logs_through_the_driver_logger"
+
+
+def test_executor_exception_fills_the_exception_columns(make_logger, log_dir, monkeypatch):
+    """``exception()`` on an executor fills ``exception``/``traceback``, not a context field."""
+    got = _executor(make_logger, log_dir, monkeypatch, ("exception", "load failed", (), {}))
+    assert got["exception"] == ("ValueError", "rows 17: bad date", True)
+    assert got["traceback"][1] == "ValueError: rows 17: bad date"
+    assert "traceback" not in got["context"] and "exc_info" not in got["context"]

@@ -21,6 +21,7 @@ from laketrace.log.redact import compile_redactor
 from laketrace.spool.names import list_spool
 
 from ..conftest import spool_records
+from ..executor.fakes import FakeAccumulator, FakeTask
 
 PW = "hunter2-Xq9"
 TOKEN = "tok-Zz-771"
@@ -93,30 +94,6 @@ def test_executor_records_delivered_to_the_driver_are_masked(make_logger, log_di
     assert rec["source"] == "executor" and rec["context"]["secret"] == "***"
 
 
-class FakeTask:
-    """Just enough of pyspark's TaskContext for the executor proxy."""
-
-    def stageId(self) -> int:
-        return 3
-
-    def partitionId(self) -> int:
-        return 1
-
-    def attemptNumber(self) -> int:
-        return 0
-
-    def taskAttemptId(self) -> int:
-        return 99
-
-    def getLocalProperty(self, key: str) -> str | None:
-        return None
-
-
-class FakeAccumulator:
-    def __init__(self) -> None:
-        self._value = TaskBuffer()
-
-
 def _proxy(mode: str, acc: Any = None, stderr: bool = False) -> ExecutorLogger:
     redact = pickle.loads(pickle.dumps(compile_redactor(True)))  # as it reaches a task
     return ExecutorLogger(
@@ -156,7 +133,26 @@ def test_task_logger_stderr_is_masked(monkeypatch, capsys):
     _assert_clean(lines)
     assert [r["msg"] for r in lines] == ["conn https://bob:***@host/x", "failed"]
     assert lines[0]["logger"] == "task token=***"
-    assert "password=***" in lines[1]["context"]["traceback"]
+    assert "password=***" in lines[1]["traceback"]
+    assert lines[1]["exception"]["msg"] == "password=***"
+
+
+def test_executor_exception_is_masked_before_it_leaves_the_task(make_logger, log_dir, monkeypatch):
+    """An executor ``exception()`` travels as a masked rendering: no secret in any column."""
+    log = make_logger("redact.proxy", redact=True)
+    acc = FakeAccumulator()
+    proxy = _proxy("accumulator", acc)
+    monkeypatch.setattr(proxy_mod, "task_context", lambda: FakeTask())
+    try:
+        raise ValueError(f"password={PW}")
+    except ValueError:
+        proxy.exception("failed")
+    assert PW not in repr(pickle.dumps(acc._value))  # what crosses the wire
+    DriverSink("redact.proxy", "t").deliver(acc._value)
+    log.close()
+    (rec,) = spool_records(log_dir)
+    _assert_clean(rec)
+    assert rec["exception"]["msg"] == "password=***" and "password=***" in rec["traceback"]
 
 
 def test_task_logger_refuses_a_redact_typo(monkeypatch):
