@@ -427,4 +427,16 @@ def _register_exit(handle: ListenerHandle) -> None:
             return
         h.flusher.flush_now()
 
+    if runtime.is_connect_session(handle.spark):
+        # the Connect client runs every operation through concurrent.futures, which refuses
+        # new work once the interpreter starts shutting down, before atexit handlers run;
+        # threading's own exit hooks run earlier (the later registered first), so the flush
+        # still can
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            try:
+                register(at_exit)
+                return
+            except Exception:
+                pass
     atexit.register(at_exit)

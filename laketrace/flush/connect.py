@@ -104,6 +104,8 @@ class ConnectWriter(DeltaRsWriter):
         self.pa = _require()
         self._cache = None
         self.reader = DuckReader(_duckdb(), self.pa)
+        #: locations seen to be Delta tables (a table does not go away during a flush)
+        self._known: dict[str, dict[str, Any]] = {}
 
     def scope(self) -> Any:
         """Every operation of the flush carries the ``laketrace-flush`` tag."""
@@ -117,6 +119,8 @@ class ConnectWriter(DeltaRsWriter):
         """``DESCRIBE DETAIL`` of the Delta table at ``location`` (None if there is none)."""
         from pyspark.errors import AnalysisException
 
+        if location in self._known:
+            return self._known[location]
         if self.target.kind == "table":
             if not self.spark.catalog.tableExists(location):
                 return None
@@ -126,7 +130,8 @@ class ConnectWriter(DeltaRsWriter):
             return None
         if row is None or str(row["format"]).lower() != "delta":
             return None
-        return row.asDict()
+        self._known[location] = row.asDict()
+        return self._known[location]
 
     def _exists(self, location: str) -> bool:
         return self._detail(location) is not None
