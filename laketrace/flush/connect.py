@@ -203,8 +203,8 @@ class ConnectWriter(DeltaRsWriter):
         return History(commits, False)
 
     def committed(self, app_id: str, version: int, since_ms: int, *, quarantine: bool) -> bool:
-        app = app_id + (":q" if quarantine else "")
-        return self.history(since_ms, quarantine=quarantine).find(app, version) is not None
+        # both commits of a batch name the main txn app id in their metadata
+        return self.history(since_ms, quarantine=quarantine).find(app_id, version) is not None
 
     def _frame(self, location: str) -> Any:
         if self.target.kind == "table":
@@ -242,13 +242,16 @@ class ConnectWriter(DeltaRsWriter):
         else:
             writer.save(location)
 
-    def _ours(self, location: str, before: int | None, app: str, batch: int) -> int | None:
-        """Rows written by the commit of txn (``app``, ``batch``) made since version
-        ``before``; None if there is no such commit (Delta skipped the append)."""
+    def _ours(
+        self, location: str, before: int | None, app: str, batch: int
+    ) -> tuple[int | None, int | None]:
+        """``(rows, version)``: the rows the commit of txn (``app``, ``batch``) made since
+        version ``before`` wrote (None if there is none: Delta skipped the append), and the
+        table's version now."""
         after = self._version(location)
         n = (after if after is not None else -1) - (before if before is not None else -1)
         if n <= 0:
-            return None
+            return None, after
         rows = (
             self.spark.sql(f"DESCRIBE HISTORY {self._ref(location)} LIMIT {int(n)}")
             .select("userMetadata", "operationMetrics")
@@ -257,8 +260,8 @@ class ConnectWriter(DeltaRsWriter):
         for r in rows:
             meta = parse_meta(r[0])
             if meta and meta["app"] == app and meta["batch"] == batch:
-                return int((r[1] or {}).get("numOutputRows", 0))
-        return None
+                return int((r[1] or {}).get("numOutputRows", 0)), after
+        return None, after
 
     def _quarantine(self, prepared: Prepared) -> int:
         """Commit the rows the quarantine table does not hold yet; how many were new."""
@@ -275,8 +278,8 @@ class ConnectWriter(DeltaRsWriter):
         self._append(qdf, location, prepared.app_id + ":q", prepared.version, prepared.q_meta)
         return len(rows)
 
-    def _main(self, prepared: Prepared, data: Any) -> tuple[bool, int]:
-        """Append the batch's good records; ``(skipped, written)``."""
+    def _main(self, prepared: Prepared, data: Any) -> tuple[bool, int, int | None]:
+        """Append the batch's good records; ``(skipped, written, table version)``."""
         location = self.target.location
         meta = json.loads(prepared.main_meta) if prepared.main_meta else {}
         meta["quarantined"] = len(prepared.quarantine)  # its quarantine commit is in
@@ -286,10 +289,10 @@ class ConnectWriter(DeltaRsWriter):
             df = self._absent_rows(df, data)
         before = self._version(location)
         self._append(df, location, prepared.app_id, prepared.version, prepared.main_meta)
-        written = self._ours(location, before, prepared.app_id, prepared.version)
+        written, version = self._ours(location, before, prepared.app_id, prepared.version)
         if written is None:  # Delta skipped it: the txn was committed before
-            return True, 0
-        return False, written
+            return True, 0, version
+        return False, written, version
 
     def write_batch(self, prepared: Prepared) -> Outcome:
         with self.scope():
@@ -301,8 +304,8 @@ class ConnectWriter(DeltaRsWriter):
             fault("between_commits")
             if data is None:
                 return Outcome(0, self.table_version(), True, quarantined)
-            skipped, written = self._main(prepared, data)
-            return Outcome(written, self.table_version(), skipped, quarantined)
+            skipped, written, version = self._main(prepared, data)
+            return Outcome(written, version, skipped, quarantined)
 
 
 def _check_schema(location: str, expected: Any, existing: Any) -> None:

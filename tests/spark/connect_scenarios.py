@@ -246,7 +246,8 @@ def scenario_quickstart(spark: Any, work: str) -> dict[str, Any]:
     handle = namespace["handle"]
     handle.uninstall()
     table = os.path.join(nb_dir, "lakehouse", "laketrace_logs")
-    rows = spark.read.format("delta").load(table).select("source", "level", "msg").collect()
+    columns = ("source", "level", "msg", "app_id", "job_id", "job_group")
+    rows = spark.read.format("delta").load(table).select(*columns).collect()
     return {
         "rows": [r.asDict() for r in rows],
         "writer": namespace["result"].writer,

@@ -241,3 +241,5 @@ def test_the_notebook_quick_start_runs_unchanged_on_connect(connect_run):
     assert any("Spark listener unavailable" in m for m in warnings), warnings
     assert any("executor logging falls back to noop" in m for m in warnings), warnings
     assert "a bad value was skipped" in res["printed"], "the errors view query printed nothing"
+    # no SparkContext in a Connect client: no Spark ids in the records
+    assert {(r["app_id"], r["job_id"], r["job_group"]) for r in res["rows"]} == {(None, None, None)}
