@@ -89,7 +89,14 @@ def scenario_once(spark: Any, work: str) -> dict[str, Any]:
     log.close()
     with open(os.path.join(log_dir, "notes.txt"), "w") as fh:  # a foreign file: quarantined
         fh.write("not a record\n")
-    first = laketrace.flush_to_delta(spark, log_dir=log_dir, table="default.app_logs")
+    from laketrace.flush import faults
+
+    tags_seen: list[list[str]] = []  # the session's tags as the flush passes its fault points
+    faults.fault_hook = lambda point: tags_seen.append(sorted(spark.getTags()))
+    try:
+        first = laketrace.flush_to_delta(spark, log_dir=log_dir, table="default.app_logs")
+    finally:
+        faults.fault_hook = None
     second = laketrace.flush_to_delta(spark, log_dir=log_dir, table="default.app_logs")
     tags_after = sorted(spark.getTags())
     quarantine = spark.table("default.app_logs_quarantine").select("source_file").collect()
@@ -98,6 +105,7 @@ def scenario_once(spark: Any, work: str) -> dict[str, Any]:
         "second": flush_info(second),
         "msgs": msgs(spark, "default.app_logs", "once "),
         "quarantine": [r[0] for r in quarantine],
+        "tags_seen": tags_seen,
         "tags_after": tags_after,
     }
 
