@@ -10,14 +10,16 @@ in this process. One session runs every scenario:
 2. ``crash``: a child flush dies at a fault point (``after_commit``: the commit is in the
    table, not in the ledger; ``between_commits``: the quarantine commit is in, the main
    one is not), then this process flushes again;
-3. ``timer``: ``spark_listener.install`` on the Connect session (one WARNING, timer mode);
+3. ``idempotent``: the target holds a spool's records through a commit without
+   LakeTrace metadata and the ledger is lost: the next flush ships only new record_ids;
+4. ``timer``: ``spark_listener.install`` on the Connect session (one WARNING, timer mode);
    a timer flush ships records while a Connect job is held running;
-4. ``exit``: a child installs the listener with a long interval, logs and exits: the exit
+5. ``exit``: a child installs the listener with a long interval, logs and exits: the exit
    flush ships its records;
-5. ``quickstart``: the code cells of ``notebooks/fabric_notebook.ipynb``, unchanged, with
+6. ``quickstart``: the code cells of ``notebooks/fabric_notebook.ipynb``, unchanged, with
    ``spark`` bound to this session (as the platform binds it).
 
-``python connect_scenarios.py child MODE URL LOG_DIR TARGET`` is the child of 2 and 4. The
+``python connect_scenarios.py child MODE URL LOG_DIR TARGET`` is the child of 2 and 5. The
 results go to ``WORKDIR/results.json``; a failed scenario records its traceback and the
 next one still runs. Every wait has a deadline.
 """
@@ -65,6 +67,7 @@ def flush_info(result: Any) -> dict[str, Any]:
         "batches": result.batches,
         "skipped_batches": result.skipped_batches,
         "rebuilt": list(result.rebuilt),
+        "idempotent_batches": result.idempotent_batches,
         "seconds": round(result.seconds, 2),
     }
 
@@ -108,6 +111,28 @@ def scenario_once(spark: Any, work: str) -> dict[str, Any]:
         "tags_seen": tags_seen,
         "tags_after": tags_after,
     }
+
+
+def scenario_idempotent(spark: Any, work: str) -> dict[str, Any]:
+    """Records already in the table through a commit without LakeTrace metadata (another
+    writer): a flush from a spool the table's history cannot vouch for ships idempotently."""
+    import laketrace
+
+    log_dir = os.path.join(work, "idem-spool")
+    first, target = os.path.join(work, "idem-first"), os.path.join(work, "idem-table")
+    log = laketrace.get_logger("connect.idem", {"log_dir": log_dir})
+    for i in range(6):
+        log.info("idem {}", i)
+    log.close()
+    laketrace.flush_to_delta(log_dir=log_dir, path=first)  # delta-rs: no round trips
+    # the same rows land in the target through a plain Spark append (no userMetadata)
+    spark.read.format("delta").load(first).write.format("delta").partitionBy("date").save(target)
+    os.remove(os.path.join(log_dir, "_laketrace", "manifest.jsonl"))  # a lost ledger
+    for i in range(6, 9):
+        log.info("idem {}", i)
+    log.close()
+    result = laketrace.flush_to_delta(spark, log_dir=log_dir, path=target)
+    return {"result": flush_info(result), "msgs": msgs(spark, target, "idem ")}
 
 
 def run_child(mode: str, url: str, log_dir: str, target: str, fault: str | None) -> int:
@@ -298,6 +323,7 @@ def main(work: str, url: str) -> None:
     scenarios = {
         "once": lambda: scenario_once(spark, work),
         "crash": lambda: scenario_crash(spark, work, url),
+        "idempotent": lambda: scenario_idempotent(spark, work),
         "timer": lambda: scenario_timer(spark, work),
         "exit": lambda: scenario_exit(spark, work, url),
         "quickstart": lambda: scenario_quickstart(spark, work),

@@ -213,6 +213,14 @@ def test_a_flush_killed_mid_batch_then_rerun_ships_every_record_once(connect_run
         assert (res["rerun"]["records"], res["rerun"]["quarantined"]) == (10, 0)
 
 
+def test_records_another_writer_committed_are_not_shipped_again(connect_run):
+    """A lost ledger and rows committed without LakeTrace metadata: shipped idempotently."""
+    res = connect_run.scenario("idempotent")
+    assert res["result"]["idempotent_batches"] >= 1, res["result"]
+    assert res["result"]["records"] == 3  # only idem 6..8 were new
+    assert _count(res["msgs"]) == {f"idem {i}": 1 for i in range(9)}
+
+
 def test_install_on_connect_warns_once_and_falls_back_to_the_timer(connect_run):
     """install() on Connect: timer mode, one WARNING, the same handle on a second call."""
     res = connect_run.scenario("timer")
