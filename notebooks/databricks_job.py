@@ -36,20 +36,20 @@ log.info("notebook started", runtime=RUNTIME)
 
 # COMMAND ----------
 
-proxy = log.for_executors(level="INFO")  # picklable: use it inside UDFs and mapPartitions
+proxy = log.for_executors(level="INFO")  # picklable: use it inside UDFs and mapInPandas
 
 
-def clean(rows):
+def clean(batches):  # one partition's rows, as pandas DataFrames
     kept = 0
-    for row in rows:
-        if row.id % 7:
-            kept += 1
-            yield row
+    for batch in batches:
+        batch = batch[batch.id % 7 != 0]
+        kept += len(batch)
+        yield batch
     proxy.info("partition cleaned", kept=kept)
 
 
 df = spark.range(0, 10_000, 1, 4)
-cleaned = spark.createDataFrame(df.rdd.mapPartitions(clean), df.schema)
+cleaned = df.mapInPandas(clean, df.schema)  # classic Spark and Spark Connect alike
 log.success("cleaned {} rows", cleaned.count())
 try:
     int("not a number")

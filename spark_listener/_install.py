@@ -185,6 +185,11 @@ def _spark_context(spark: Any) -> Any:
 
 
 def _spark_alive(spark: Any) -> bool:
+    if runtime.is_connect_session(spark):  # no SparkContext: ask the Connect client
+        try:
+            return not spark.is_stopped
+        except Exception:
+            return False
     sc = _spark_context(spark)
     try:
         return sc is not None and sc._jsc is not None and not sc._jsc.sc().isStopped()
@@ -214,7 +219,8 @@ def install(
 
     Calling it again for the same session and logger returns the same handle. On Spark
     Connect, serverless/shared compute or any registration error it logs one WARNING and
-    falls back to a periodic timer plus an exit-time flush.
+    falls back to a periodic timer plus an exit-time flush (on Connect through the Connect
+    writer, `laketrace.flush.connect`).
     """
     interval = _interval(flush_interval)
     fbytes = parse_size(flush_bytes) if isinstance(flush_bytes, str) else int(flush_bytes)
@@ -235,7 +241,10 @@ def install(
     handle.target_from_config = from_config
     reason = None
     if runtime.is_connect_session(spark):
-        reason = "this is a Spark Connect session (no listener bus from Python)"
+        reason = (
+            "this is a Spark Connect session (Databricks serverless or shared compute): "
+            "Python cannot register a listener on the server's JVM"
+        )
     else:
         try:
             _register(handle)
@@ -418,4 +427,16 @@ def _register_exit(handle: ListenerHandle) -> None:
             return
         h.flusher.flush_now()
 
+    if runtime.is_connect_session(handle.spark):
+        # the Connect client runs every operation through concurrent.futures, which refuses
+        # new work once the interpreter starts shutting down, before atexit handlers run;
+        # threading's own exit hooks run earlier (the later registered first), so the flush
+        # still can
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            try:
+                register(at_exit)
+                return
+            except Exception:
+                pass
     atexit.register(at_exit)

@@ -49,8 +49,13 @@ from .rebuild import rebuild
 from .result import FlushResult
 from .writer import Outcome, Prepared, Writer
 
-# per Delta commit: Spark parallelises large batches well; delta-rs holds a batch in memory
-DEFAULT_BATCH_BYTES = {"spark": 1024 * 1024 * 1024, "delta-rs": 128 * 1024 * 1024}
+# per Delta commit: Spark parallelises large batches well; delta-rs and the Spark Connect
+# client hold a batch in memory (Connect sends it to the server as one Arrow relation)
+DEFAULT_BATCH_BYTES = {
+    "spark": 1024 * 1024 * 1024,
+    "delta-rs": 128 * 1024 * 1024,
+    "connect": 128 * 1024 * 1024,
+}
 
 
 def _progress_fn(progress: Any) -> Callable[[dict], None]:
@@ -98,7 +103,12 @@ def _plain_target(target: Target) -> Target:
 
 
 def choose_writer(spark: Any, target: Target) -> Writer:
-    """The Spark writer with a session, else delta-rs (which reaches only paths)."""
+    """The Spark writer with a session (the Connect writer with a Spark Connect session),
+    else delta-rs (which reaches only paths)."""
+    if spark is not None and _runtime.is_connect_session(spark):
+        from .connect import ConnectWriter
+
+        return ConnectWriter(spark, target)
     if spark is not None:
         from .spark import SparkWriter
 
@@ -358,7 +368,8 @@ def flush_to_delta(
 ) -> FlushResult:
     """Ship every sealed spool file in ``log_dir`` into the Delta target, exactly once.
 
-    With a SparkSession the Spark + delta-spark writer is used (any target); without
+    With a SparkSession the Spark + delta-spark writer is used (any target; with a Spark
+    Connect session the client parses the spool and sends Arrow batches); without
     one, delta-rs writes path targets (``pip install 'laketrace[delta]'``). Each batch of
     at most ``batch_bytes`` of spool files is one Delta commit (default 1 GiB with Spark,
     128 MiB with delta-rs, which holds a batch in memory). Bad lines go
