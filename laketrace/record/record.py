@@ -102,29 +102,28 @@ def bad_exc_info_text(value: object) -> Unrenderable:
     )
 
 
-class _IsoClock:
-    """Formats epoch seconds as ISO-8601 UTC with microseconds, caching the whole-second part."""
-
-    __slots__ = ("_prefix", "_sec")
-    _DIGITS = tuple(f"{i:03d}" for i in range(1000))
-
-    def __init__(self) -> None:
-        self._sec = -1
-        self._prefix = ""
-
-    def __call__(self, t: float) -> str:
-        sec = int(t)
-        if sec != self._sec:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
-            self._sec = sec
-        us = int((t - sec) * 1_000_000 + 0.5)
-        if us > 999_999:
-            us = 999_999
-        d = self._DIGITS
-        return self._prefix + d[us // 1000] + d[us % 1000] + "Z"
+_DIGITS = tuple(f"{i:03d}" for i in range(1000))
+#: the whole-second part of the last formatted time: [epoch second, "YYYY-mm-ddTHH:MM:SS."]
+_iso_second: list[Any] = [-1, ""]
 
 
-iso_utc = _IsoClock()
+def iso_utc(t: float) -> str:
+    """Epoch seconds as ISO-8601 UTC with microseconds and ``Z`` (the spool's ``ts``).
+
+    A plain function with a cached whole-second prefix: it runs once per log call.
+
+    >>> iso_utc(1764336000.25)
+    '2025-11-28T13:20:00.250000Z'
+    """
+    sec = int(t)
+    cache = _iso_second
+    if sec != cache[0]:
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+        cache[0] = sec
+    us = int((t - sec) * 1_000_000 + 0.5)
+    if us > 999_999:
+        us = 999_999
+    return cache[1] + _DIGITS[us // 1000] + _DIGITS[us % 1000] + "Z"
 
 
 class Record:
