@@ -42,6 +42,8 @@ _current_thread = threading.current_thread
 _get_ident = threading.get_ident
 #: the context key of the record written for a log call that failed inside LakeTrace
 ERROR_KEY = "laketrace.error"
+#: ints below this magnitude always have a decimal text (see sys.set_int_max_str_digits)
+_BIG = 10**18
 #: the level of a logger without handlers: above every real level, so calls are no-ops
 NO_HANDLERS = 1_000
 
@@ -156,8 +158,17 @@ class Core(HandlerAdmin):
             if fast is None or exc is not None or _job[0] is not None:
                 self._emit_other(level, msg, ctx, fields, view, f, ts, exc)
                 return
+            context = view._bctx
             if ctx:
                 fields = {**ctx, **fields}
+            if fields:  # `merge_context`, inline for str and small int values
+                context = {**context}
+                for k, v in fields.items():
+                    t = type(v)
+                    if type(k) is not str or not (t is str or (t is int and -_BIG < v < _BIG)):
+                        context = merge_context(view._bctx, fields)
+                        break
+                    context[k] = v if t is str else str(v)
             code = f.f_code
             site = _sites.get(id(code) + (f.f_lasti << 48))
             if site is None or site[0] is not code:
@@ -171,7 +182,7 @@ class Core(HandlerAdmin):
                 "level": level,
                 "level_no": level.no,
                 "msg": msg,
-                "context": merge_context(view._bctx, fields) if fields else view._bctx,
+                "context": context,
                 "record_id": next(_ids.ids),
                 "thread_name": thread,
                 "module": site[1],
