@@ -103,27 +103,26 @@ def bad_exc_info_text(value: object) -> Unrenderable:
 
 
 _DIGITS = tuple(f"{i:03d}" for i in range(1000))
-#: the whole-second part of the last formatted time: [epoch second, "YYYY-mm-ddTHH:MM:SS."]
-_iso_second: list[Any] = [-1, ""]
+#: the text up to the millisecond of the last formatted time: [epoch ms, "…T13:20:00.123"]
+_iso_ms: list[Any] = [None, ""]
 
 
 def iso_utc(t: float) -> str:
     """Epoch seconds as ISO-8601 UTC with microseconds and ``Z`` (the spool's ``ts``).
 
-    A plain function with a cached whole-second prefix: it runs once per log call.
+    A plain function with the text up to the millisecond cached: it runs once per log call.
 
     >>> iso_utc(1764336000.25)
     '2025-11-28T13:20:00.250000Z'
     """
-    sec = int(t)
-    cache = _iso_second
-    if sec != cache[0]:
-        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
-        cache[0] = sec
-    us = int((t - sec) * 1_000_000 + 0.5)
-    if us > 999_999:
-        us = 999_999
-    return cache[1] + _DIGITS[us // 1000] + _DIGITS[us % 1000] + "Z"
+    us = int(t * 1_000_000 + 0.5)
+    ms = us // 1000
+    cache = _iso_ms
+    if ms != cache[0]:
+        sec = ms // 1000
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec)) + _DIGITS[ms - sec * 1000]
+        cache[0] = ms
+    return cache[1] + _DIGITS[us % 1000] + "Z"
 
 
 class Record:
