@@ -32,14 +32,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 _now = time.perf_counter
 
 
-def bench_laketrace(tmp: str, n: int, filtered: bool = False) -> float:
+def bench_laketrace(tmp: str, n: int, filtered: bool = False, writer: str = "") -> float:
     import laketrace
     from laketrace.log import registry as _registry
+    from laketrace.sinks.mmap_segment import WRITER_ENV
+
+    before = os.environ.get(WRITER_ENV)
+    if writer:  # read when the spool handler is created
+        os.environ[WRITER_ENV] = writer
 
     log_dir = os.path.join(tmp, f"lt-{time.perf_counter_ns()}")
     log = laketrace.get_logger(
         f"bench{time.perf_counter_ns()}", {"log_dir": log_dir, "stdout": False}
     )
+    if before is None:
+        os.environ.pop(WRITER_ENV, None)
+    else:
+        os.environ[WRITER_ENV] = before
     b = log.bind(user="alice")
     call = b.debug if filtered else b.info
     t0 = _now()
@@ -207,6 +216,7 @@ def main() -> None:
         "floor mmap": lambda: bench_floor(tmp, args.n, use_mmap=True),
         "floor os.write": lambda: bench_floor(tmp, args.n, use_mmap=False),
         "laketrace": lambda: bench_laketrace(tmp, args.n),
+        "laketrace, write() path": lambda: bench_laketrace(tmp, args.n, writer="write"),
         sl: lambda: bench_structlog(tmp, args.n, use_orjson),
         # filtered calls are ~50x cheaper: 10x as many, so timer noise stays small
         "laketrace filtered": lambda: bench_laketrace(tmp, args.n * 10, filtered=True) / 10,
