@@ -105,6 +105,12 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
 
 
+@pytest.fixture
+def write_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spool files of loggers made after this are written with ``write()``, not mapped."""
+    monkeypatch.setenv("LAKETRACE_SPOOL_WRITER", "write")
+
+
 def files_in(directory: str) -> list[str]:
     return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
 

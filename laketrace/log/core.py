@@ -12,39 +12,40 @@ import itertools
 import sys
 import threading
 import time
+from types import MethodType
 from typing import Any
 
 from .. import runtime as _runtime
-from ..record.encoder import RawCall, context_map, encode_call, merge_context, static_fragment
+from ..record import encoding as _encoding
+from ..record.encoder import RawCall, merge_context, static_fragment
 from ..record.levels import Level
 from ..record.message import format_message
 from ..record.record import JobContext, Record, bad_exc_info, bad_exc_info_text, exc_info_from
+from ..record.record import iso_utc as _iso
 from ..record.sanitize import safe_repr, safe_str
 from ..sinks.enqueue import QueuedHandler
 from ..sinks.files import SpoolHandler
 from ..sinks.handlers import RAISE_MARK, Handler, report
 from ..spool.ids import record_ids as _ids
+from .calls import call_site as _call_site
+from .calls import sites as _sites
+from .calls import thread_name as _thread_name
+from .calls import threads as _threads
 from .config import LoggerConfig
 from .context import _job, _job_fields, fields_var
 from .handler_admin import HandlerAdmin
+from .masked import emit_masked
 
 _getframe = sys._getframe
 _sys_modules = sys.modules
 _current_thread = threading.current_thread
+_get_ident = threading.get_ident
 #: the context key of the record written for a log call that failed inside LakeTrace
 ERROR_KEY = "laketrace.error"
+#: ints below this magnitude always have a decimal text (see sys.set_int_max_str_digits)
+_BIG = 10**18
 #: the level of a logger without handlers: above every real level, so calls are no-ops
 NO_HANDLERS = 1_000
-
-
-def _thread_name() -> str:
-    return _current_thread().name
-
-
-if isinstance(getattr(threading.main_thread(), "_name", None), str):
-    # Thread.name is a Python property; its backing attribute is ~3x cheaper to read
-    def _thread_name() -> str:
-        return _current_thread()._name  # type: ignore[attr-defined]
 
 
 class Core(HandlerAdmin):
@@ -78,7 +79,7 @@ class Core(HandlerAdmin):
         self.masked_fast: Any = None
         self.masked_queue: Any = None
         if self.redact is not None or self.sanitize is not None:
-            self.emit = self._emit_masked  # type: ignore[method-assign]
+            self.emit = MethodType(emit_masked, self)  # type: ignore[method-assign]
 
     def next_id(self) -> int:
         return next(self._hid)
@@ -101,7 +102,7 @@ class Core(HandlerAdmin):
             fast = spool.file if plain and only is spool else None  # type: ignore[union-attr]
             inner = getattr(only, "inner", None)
             fast_queue = only if plain and inner is spool else None
-            # a masking core takes its own emit (`_emit_masked`): the plain one never masks
+            # a masking core takes its own emit (`emit_masked`): the plain one never masks
             masking = self.redact is not None or self.sanitize is not None
             self.fast, self.fast_queue = (None, None) if masking else (fast, fast_queue)  # type: ignore[assignment]
             self.masked_fast, self.masked_queue = (fast, fast_queue) if masking else (None, None)
@@ -137,8 +138,10 @@ class Core(HandlerAdmin):
     ) -> None:
         """One log call; ``depth`` is the number of frames between the caller and here.
 
-        Never raises into the caller (try/except costs nothing in CPython 3.11+ until
-        something raises), except what a handler with ``catch=False`` raises.
+        The common case (only the spool listens, no exception, no Spark job context) is
+        encoded and written right here: the same line `encode_call` builds, without the
+        calls. Never raises into the caller (try/except costs nothing in CPython 3.11+
+        until something raises), except what a handler with ``catch=False`` raises.
         """
         try:
             if fields and "exc_info" in fields:
@@ -151,47 +154,49 @@ class Core(HandlerAdmin):
             mod = _sys_modules.get("pyspark.context")
             if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
                 self._spark_refresh()
-            job = _job[0]
             fast = self.fast
-            if exc is None and job is None and (fast is not None or self.fast_queue is not None):
-                # the common cases: only the spool listens, directly or via enqueue=True
-                if ctx:
-                    fields = {**ctx, **fields}
-                code = f.f_code
-                rid = f"{_ids.prefix}{next(_ids.counter):x}"
-                module = f.f_globals.get("__name__")
-                if type(module) is not str:
-                    module = None if module is None else safe_str(module)
-                if fast is not None:
-                    line = encode_call(
-                        ts,
-                        level,
-                        level.no,
-                        msg,
-                        merge_context(view._bctx, fields),
-                        rid,
-                        _thread_name(),
-                        module,
-                        code.co_name,
-                        f.f_lineno,
-                        self._frag,
-                    )
-                    try:
-                        fast.write(line, ts)
-                    except Exception as error:  # the spool handler's own containment
-                        self.spool.failed(error)  # type: ignore[union-attr]
-                else:
-                    raw = RawCall(
-                        level, level.no, msg, view._bctx, fields, rid, ts, module, code.co_name,
-                        f.f_lineno, _thread_name(), self._frag,
-                    )  # fmt: skip
-                    self.fast_queue.put_raw(raw)  # type: ignore[union-attr]
+            if fast is None or exc is not None or _job[0] is not None:
+                self._emit_other(level, msg, ctx, fields, view, f, ts, exc)
                 return
-            rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
-            no = level.no
-            for h in self.handlers:
-                if no >= h.levelno:
-                    h.handle(rec)
+            context = view._bctx
+            if ctx:
+                fields = {**ctx, **fields}
+            if fields:  # `merge_context`, inline for str and small int values
+                context = {**context}
+                for k, v in fields.items():
+                    t = type(v)
+                    if type(k) is not str or not (t is str or (t is int and -_BIG < v < _BIG)):
+                        context = merge_context(view._bctx, fields)
+                        break
+                    context[k] = v if t is str else str(v)
+            code = f.f_code
+            site = _sites.get(id(code) + (f.f_lasti << 48))
+            if site is None or site[0] is not code:
+                site = _call_site(f)
+            try:
+                thread = _threads[_get_ident()]._name
+            except Exception:  # a thread threading does not know (yet)
+                thread = _thread_name()
+            d = {
+                "ts": _iso(ts),
+                "level": level,
+                "level_no": level.no,
+                "msg": msg,
+                "context": context,
+                "record_id": next(_ids.ids),
+                "thread_name": thread,
+                "module": site[1],
+                "function": code.co_name,
+                "line": site[2],
+            }
+            try:
+                data = _encoding.fast_dumps(d)  # looked up per call: set_backend() swaps it
+            except Exception:
+                data = _encoding.dumps(d)
+            try:
+                fast.write(data[:-1] + self._frag, ts)
+            except Exception as error:  # the spool handler's own containment
+                self.spool.failed(error)  # type: ignore[union-attr]
         except Exception as error:
             if getattr(error, RAISE_MARK, False):  # from a handler with catch=False
                 raise
@@ -200,6 +205,40 @@ class Core(HandlerAdmin):
                 self.contained(error, level, msg)
             except Exception:  # e.g. RecursionError at the stack limit: counted, never raised
                 pass
+
+    def _emit_other(
+        self,
+        level: Level,
+        msg: str,
+        ctx: Any,
+        fields: dict[str, Any],
+        view: Any,
+        f: Any,
+        ts: float,
+        exc: Any,
+    ) -> None:
+        """`emit` when more than the spool listens, or for an exception or job context."""
+        job = _job[0]
+        queue = self.fast_queue
+        if exc is None and job is None and queue is not None:
+            # enqueue=True with only the spool listening: encoded on the writer thread
+            if ctx:
+                fields = {**ctx, **fields}
+            code = f.f_code
+            module = f.f_globals.get("__name__")
+            if type(module) is not str:
+                module = None if module is None else safe_str(module)
+            raw = RawCall(
+                level, level.no, msg, view._bctx, fields, next(_ids.ids), ts, module,
+                code.co_name, f.f_lineno, _thread_name(), self._frag,
+            )  # fmt: skip
+            queue.put_raw(raw)
+            return
+        rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
+        no = level.no
+        for h in self.handlers:
+            if no >= h.levelno:
+                h.handle(rec)
 
     def contained(self, error: BaseException, level: Level | None = None, msg: Any = None) -> None:
         """Report the first error a log call ran into on stderr (the caller counts them in
@@ -226,79 +265,6 @@ class Core(HandlerAdmin):
                     h.handle(rec)
         except Exception:
             pass
-
-    def _emit_masked(
-        self,
-        level: Level,
-        msg: Any,
-        args: tuple,
-        fields: dict[str, Any],
-        view: Any,
-        depth: int,
-        exc: Any = None,
-    ) -> None:
-        """`emit` for a core that masks (``redact``) or sanitises messages.
-
-        When only the spool listens (and there is no exception or job context), the masked
-        message and fields are encoded straight into a spool line, as `emit` does for plain
-        cores; the line equals what the general path (`_record`, then `lake_line`) writes.
-        """
-        try:
-            if fields and "exc_info" in fields:
-                exc = fields.pop("exc_info")
-            if type(msg) is not str or args or (fields and "{" in msg):
-                msg = format_message(msg, args, fields)
-            ctx = fields_var.get()
-            f = _getframe(depth)
-            ts = self.clock()
-            mod = _sys_modules.get("pyspark.context")
-            if mod is not None and mod.SparkContext._active_spark_context is not self._sc:
-                self._spark_refresh()
-            job = _job[0]
-            sink, queue = self.masked_fast, self.masked_queue
-            if exc is None and job is None and (sink is not None or queue is not None):
-                bound = view._bound
-                extra = {**bound, **ctx, **fields} if bound or ctx else fields
-                redact = self.redact
-                thread = _thread_name()
-                if redact is not None:
-                    msg, extra = redact.mask_call(msg, extra)
-                    thread = redact.name(thread)
-                if self.sanitize is not None:
-                    msg = self.sanitize(msg)
-                code = f.f_code
-                rid = f"{_ids.prefix}{next(_ids.counter):x}"
-                module = f.f_globals.get("__name__")
-                if sink is not None:
-                    context = context_map(extra) if extra else {}
-                    line = encode_call(
-                        ts, level, level.no, msg, context, rid, thread, module, code.co_name,
-                        f.f_lineno, self._frag,
-                    )  # fmt: skip
-                    try:
-                        sink.write(line, ts)
-                    except Exception as error:  # the spool handler's own containment
-                        self.spool.failed(error)  # type: ignore[union-attr]
-                else:
-                    raw = RawCall(
-                        level, level.no, msg, {}, extra, rid, ts, module, code.co_name, f.f_lineno,
-                        thread, self._frag,
-                    )  # fmt: skip
-                    queue.put_raw(raw)
-                return
-            rec = self._record(level, msg, ctx, fields, view._bound, ts, f, job, exc)
-            no = level.no
-            for h in self.handlers:
-                if no >= h.levelno:
-                    h.handle(rec)
-        except Exception as error:
-            if getattr(error, RAISE_MARK, False):  # from a handler with catch=False
-                raise
-            self.errors += 1
-            try:
-                self.contained(error, level, msg)
-            except Exception:
-                pass
 
     def _record(
         self,
@@ -331,7 +297,7 @@ class Core(HandlerAdmin):
         rec.pid, rec.hostname = _ids.pid, self.hostname
         rec.module, rec.function = f.f_globals.get("__name__"), code.co_name
         rec.line, rec.file = f.f_lineno, code.co_filename
-        rec.source, rec.record_id = "driver", f"{_ids.prefix}{next(_ids.counter):x}"
+        rec.source, rec.record_id = "driver", next(_ids.ids)
         rec.run_id, rec.runtime = self.run_id, self.runtime
         rec.app_id, rec.app_name, rec.job = self.app_id, self.app_name, job
         rec._line = None

@@ -11,6 +11,7 @@ from typing import Any
 from ..record.format import human_from_lake
 from ..record.levels import parse_level
 from ..spool.names import list_spool
+from ..spool.read import used_length
 
 
 class Follower:
@@ -33,7 +34,7 @@ class Follower:
         self.offsets: dict[str, int] = {}
         for path, name in list_spool(log_dir, logger=logger):
             if not name.sealed:
-                self.offsets[path] = os.path.getsize(path)
+                self.offsets[path] = _used(path)
 
     def poll(self) -> int:
         """Print complete records appended since the last poll; returns how many."""
@@ -48,7 +49,8 @@ class Follower:
                     chunk = fh.read()
             except OSError:
                 continue
-            end = chunk.rfind(b"\n") + 1
+            nul = chunk.find(b"\0")  # the reserved tail of a memory-mapped active file
+            end = (chunk.rfind(b"\n", 0, nul) if nul >= 0 else chunk.rfind(b"\n")) + 1
             for raw in chunk[:end].splitlines():
                 try:
                     rec = json.loads(raw)
@@ -60,6 +62,19 @@ class Follower:
             self.offsets[path] = pos + end
         self.out.flush()
         return printed
+
+
+def _used(path: str) -> int:
+    """The length of the records in ``path`` (its reserved NUL tail left out)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return 0
+    try:
+        at = used_length(fd)
+        return os.fstat(fd).st_size if at is None else at
+    finally:
+        os.close(fd)
 
 
 def follow(

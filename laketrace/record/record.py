@@ -102,29 +102,27 @@ def bad_exc_info_text(value: object) -> Unrenderable:
     )
 
 
-class _IsoClock:
-    """Formats epoch seconds as ISO-8601 UTC with microseconds, caching the whole-second part."""
-
-    __slots__ = ("_prefix", "_sec")
-    _DIGITS = tuple(f"{i:03d}" for i in range(1000))
-
-    def __init__(self) -> None:
-        self._sec = -1
-        self._prefix = ""
-
-    def __call__(self, t: float) -> str:
-        sec = int(t)
-        if sec != self._sec:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
-            self._sec = sec
-        us = int((t - sec) * 1_000_000 + 0.5)
-        if us > 999_999:
-            us = 999_999
-        d = self._DIGITS
-        return self._prefix + d[us // 1000] + d[us % 1000] + "Z"
+_DIGITS = tuple(f"{i:03d}" for i in range(1000))
+#: the text up to the millisecond of the last formatted time: [epoch ms, "…T13:20:00.123"]
+_iso_ms: list[Any] = [None, ""]
 
 
-iso_utc = _IsoClock()
+def iso_utc(t: float) -> str:
+    """Epoch seconds as ISO-8601 UTC with microseconds and ``Z`` (the spool's ``ts``).
+
+    A plain function with the text up to the millisecond cached: it runs once per log call.
+
+    >>> iso_utc(1764336000.25)
+    '2025-11-28T13:20:00.250000Z'
+    """
+    us = int(t * 1_000_000 + 0.5)
+    ms = us // 1000
+    cache = _iso_ms
+    if ms != cache[0]:
+        sec = ms // 1000
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec)) + _DIGITS[ms - sec * 1000]
+        cache[0] = ms
+    return cache[1] + _DIGITS[us % 1000] + "Z"
 
 
 class Record:

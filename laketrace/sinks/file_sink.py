@@ -1,8 +1,11 @@
 """A file-backed sink: append-only writes, rotation, sealing, and write-error survival.
 
-Each line goes out with a single ``os.write`` on an ``O_APPEND`` descriptor, so lines
-from threads never interleave and a ``kill -9`` leaves at most the line being written
-incomplete. Sealing renames the active file; nothing here ever truncates or overwrites.
+Spool files (``owner_lock``) are written through memory-mapped segments where the platform
+allows (`mmap_segment`): each line is one copy into reserved, mapped file space at the
+used length, under the lock; sealing truncates the file to its used length. Elsewhere,
+and when a reservation fails, each line goes out with a single ``os.write`` on an
+``O_APPEND`` descriptor. Either way lines from threads never interleave and a ``kill -9``
+leaves at most the line being written incomplete. Sealing renames the active file.
 Spool files are created locked and private under a temp name (`spool._fs`). With
 ``catch=True`` every write path (write, the slow path, write_many, seal) contains every
 exception: the record is counted as lost, reported once, and logging resumes.
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..spool._fs import create_spool_file
+from .mmap_segment import UNSUPPORTED, Segment, mmap_unavailable, segment_bytes, tell
 from .options import HandlerOptions
 from .rotation import FileInfo
 
@@ -73,6 +77,13 @@ class FileSink:
         self._broken_tail = False
         # True while the next write must take the careful path (errors, torn tail, callables)
         self._slow = bool(self._rot_callables)
+        # the mapped segment of the active file, and the fast path's view of it: `_map` is
+        # set only while the next line may simply be copied, up to `_room` bytes of file
+        self._mmap = owner_lock and mmap_unavailable() is None
+        self._step = segment_bytes(self._size_limit)
+        self._seg: Segment | None = None
+        self._map: Any = None
+        self._room = 0
 
     def _open(self, ts: float) -> None:
         if self.owner_lock:
@@ -89,6 +100,7 @@ class FileSink:
         self.fd = fd
         self.path = path
         self.size = os.fstat(fd).st_size
+        self._seg = Segment(fd, self._step) if self._mmap and not self.size else None
         self._broken_tail = self.size > 0 and not _ends_with_newline(fd, self.size)
         self.records = 0
         self.opened_at = ts
@@ -109,6 +121,16 @@ class FileSink:
     def write(self, data: bytes, ts: float, rec: Any = None) -> None:
         """Append one complete line (``data`` ends with ``\\n``)."""
         with self.lock:
+            m = self._map
+            if m is not None:
+                end = self.size + len(data)
+                if end <= self._room and ts < self.next_at:
+                    m.write(data)
+                    self.size = end
+                    self.records += 1
+                else:
+                    self._write_slow(data, ts, rec)
+                return
             if (
                 self.fd < 0
                 or ts >= self.next_at
@@ -146,7 +168,7 @@ class FileSink:
                 self._open(ts)
             if self._broken_tail:
                 data = b"\n" + data
-            self._write_all(data)
+            self._put(data)
         except Exception as exc:  # every write path contains every error (catch=True)
             self._failed(exc)
             return
@@ -157,6 +179,55 @@ class FileSink:
             self._lost = 0
             self._error_reported = False
         self._slow = bool(self._rot_callables or self._broken_tail)
+        self._arm()
+
+    def _arm(self) -> None:
+        """Let the fast path copy into the mapping while nothing needs the careful path."""
+        seg = self._seg
+        if seg is None or seg.view is None or self._slow:
+            self._map = None
+            return
+        self._map = seg.view
+        limit = self._size_limit
+        self._room = min(seg.cap, limit) if limit else seg.cap
+
+    def _put(self, data: bytes, *, count: bool = True) -> None:
+        """Append ``data`` at the used length: copied into the mapping, else written."""
+        seg = self._seg
+        if seg is not None:
+            try:
+                view = seg.reserve(self.size, len(data))
+            except OSError as exc:
+                self._fall_back(exc)
+            else:
+                view.write(data)
+                self.size += len(data)
+                if count:
+                    self.records += 1
+                self._arm()  # the view may have been remapped
+                return
+        self._write_all(data, count=count)
+
+    def _fall_back(self, exc: OSError) -> None:
+        """A reservation failed: this file continues with ``write()`` after its used length."""
+        seg, self._seg, self._map = self._seg, None, None
+        if exc.errno in UNSUPPORTED:  # the file system cannot reserve: never try again here
+            self._mmap = False
+            tell(f"{self.label}: posix_fallocate is not supported here ({_describe(exc)}); "
+                 "spool files are written with write()")  # fmt: skip
+        else:
+            self.report(
+                f"LakeTrace: {self.label}: cannot reserve space in {self.path} "
+                f"({_describe(exc)}); this file continues with write() (lost records, if "
+                "any, are reported)."
+            )
+        try:
+            seg.finish(self.size)  # type: ignore[union-attr]
+        except OSError:
+            # write() would land after the reserved NULs: leave the file to recover()
+            self._close_fd()
+            self.path = None
+            raise exc from None
 
     def write_many(self, items: list[tuple[bytes, float, Any]]) -> None:
         """Append many lines with as few system calls as rotation allows (enqueue mode)."""
@@ -189,7 +260,7 @@ class FileSink:
 
     def _write_chunk(self, chunk: list[bytes]) -> None:
         try:
-            self._write_all(b"".join(chunk))
+            self._put(b"".join(chunk))
         except Exception as exc:
             self._failed(exc, len(chunk))
             return
@@ -233,6 +304,7 @@ class FileSink:
     def _failed(self, exc: Exception, count: int = 1) -> None:
         self._lost += count
         self._slow = True
+        self._map = None
         if not self.opts.catch:
             raise exc
         if not self._error_reported:
@@ -250,6 +322,9 @@ class FileSink:
                 self._close_fd()
 
     def _close_fd(self) -> None:
+        seg, self._seg, self._map = self._seg, None, None
+        if seg is not None:
+            seg.unmap()  # an untruncated file is left to recover()
         if self.fd >= 0:
             try:
                 os.close(self.fd)
@@ -263,6 +338,18 @@ class FileSink:
         path, opened = self.path, self.opened_at
         empty = self.size == 0
         self.path = None
+        seg, self._seg, self._map = self._seg, None, None
+        if seg is not None and empty:
+            seg.unmap()
+        elif seg is not None:
+            try:
+                seg.finish(self.size)  # a sealed file never holds reserved NULs
+            except Exception as exc:
+                self._close_fd()
+                self.report(
+                    f"LakeTrace: {self.label}: could not truncate {path} ({exc}); recover() will."
+                )
+                return None
         if empty:
             try:
                 os.unlink(path)
@@ -299,6 +386,9 @@ class FileSink:
     def after_fork_child(self) -> None:
         """In a forked child: forget the parent's file (it is the parent's to seal)."""
         self.lock = threading.Lock()
+        seg, self._seg, self._map = self._seg, None, None
+        if seg is not None:
+            seg.unmap()  # only this process's mapping: the file stays the parent's
         if self.fd >= 0:
             try:
                 os.close(self.fd)

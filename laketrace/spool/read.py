@@ -11,6 +11,7 @@ import bz2
 import gzip
 import json
 import lzma
+import mmap
 import os
 import stat
 import zipfile
@@ -110,6 +111,33 @@ class _Empty:
         pass
 
 
+def used_length(fd: int) -> int | None:
+    """Where the first NUL byte of the open file ``fd`` is (None: it has none).
+
+    A memory-mapped spool file (`laketrace.sinks.mmap_segment`) is reserved ahead: its
+    unwritten tail reads as NULs, which a JSON line never contains (control characters are
+    escaped), so the records of an active or abandoned file end at its first NUL.
+    """
+    size = os.fstat(fd).st_size
+    if not size:
+        return None
+    try:
+        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
+            at = view.find(b"\0")
+    except (OSError, ValueError):  # not mappable (e.g. a special file system): read it
+        at, pos = -1, 0
+        while pos < size:
+            block = os.pread(fd, 1 << 20, pos)
+            if not block:
+                break
+            hit = block.find(b"\0")
+            if hit >= 0:
+                at = pos + hit
+                break
+            pos += len(block)
+    return None if at < 0 else at
+
+
 def open_spool_file(path: str) -> IO[bytes]:
     """Open a spool file for reading, whatever its compression."""
     raw = open_regular(path)
@@ -152,7 +180,7 @@ def read_records(path: str) -> Iterator[dict[str, Any]]:
 def _records(fh: IO[bytes]) -> Iterator[dict[str, Any]]:
     for raw in fh:
         if not raw.endswith(b"\n"):
-            break  # a line still being written
+            break  # a line still being written, or the reserved NULs of an active file
         try:
             obj = json.loads(raw)
         except (ValueError, RecursionError):

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from .names import ACTIVE_SUFFIX, COMPRESSED_SUFFIXES, INTERNAL_DIR, SEALED_SUFFIX, list_spool
+from .read import used_length
 
 try:
     import fcntl
@@ -47,7 +48,12 @@ def _seal_if_abandoned(path: str, pid: int) -> str | None:
             return None
         return _rename(path, sealed)
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        fd = os.open(path, os.O_RDWR | _NOFOLLOW | _NONBLOCK)
+    except PermissionError:
+        try:
+            fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK)
+        except OSError:
+            return None
     except (FileNotFoundError, OSError):
         return None  # gone (sealed by its owner) or not a file we may open
     try:
@@ -57,9 +63,24 @@ def _seal_if_abandoned(path: str, pid: int) -> str | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None  # a live writer holds it
+        _drop_reserved(fd)
         return _rename(path, sealed)
     finally:
         os.close(fd)
+
+
+def _drop_reserved(fd: int) -> None:
+    """Truncate a dead memory-mapped writer's file at its first NUL (its used length).
+
+    What stays ends with its last complete line, or with the torn record the kill cut short,
+    which the flush quarantines as for a torn ``write()``.
+    """
+    try:
+        at = used_length(fd)
+        if at is not None:
+            os.ftruncate(fd, at)
+    except OSError:  # read-only to us: readers still stop at the first NUL
+        pass
 
 
 def _rename(path: str, sealed: str) -> str | None:

@@ -112,7 +112,9 @@ def test_torn_tail_is_skipped_by_readers(log_dir):
     assert [r["msg"] for r in spool_records(log_dir)] == ["complete"]
 
 
-def test_disk_full_keeps_app_running_reports_and_resumes(make_logger, log_dir, monkeypatch, capsys):
+def test_disk_full_keeps_app_running_reports_and_resumes(
+    write_path, make_logger, log_dir, monkeypatch, capsys
+):
     """ENOSPC: the app keeps running, one report with the lost count, logging resumes."""
     import laketrace.sinks.file_sink as fs
 
@@ -138,7 +140,7 @@ def test_disk_full_keeps_app_running_reports_and_resumes(make_logger, log_dir, m
     assert [r["msg"] for r in spool_records(log_dir)] == ["before", "after"]
 
 
-def test_partial_write_never_merges_lines(make_logger, log_dir, monkeypatch):
+def test_partial_write_never_merges_lines(write_path, make_logger, log_dir, monkeypatch):
     """A write that fails halfway leaves a fragment; the next record starts on a new line."""
     import laketrace.sinks.file_sink as fs
 
@@ -170,7 +172,9 @@ def test_partial_write_never_merges_lines(make_logger, log_dir, monkeypatch):
     assert parsed == ["first", "<fragment>", "next"]
 
 
-def test_permission_change_on_file_is_survived(make_logger, log_dir, monkeypatch, capsys):
+def test_permission_change_on_file_is_survived(
+    write_path, make_logger, log_dir, monkeypatch, capsys
+):
     """EACCES from the file system is contained and logging resumes afterwards."""
     import laketrace.sinks.file_sink as fs
 
