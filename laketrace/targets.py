@@ -146,12 +146,21 @@ def with_quarantine(
     if has_spark and not os.path.isabs(text) and "://" not in text and ":/" not in text:
         # Spark resolves a relative location itself (e.g. Fabric's Tables/<name>)
         return dataclasses.replace(target, quarantine=text, quarantine_local=None)
-    if not has_spark and q.local_path is None:
+    if not has_spark and q.local_path is None and not rs_reachable(q):
         raise ConfigError(
             f"flush quarantine={text!r} needs Spark (no local path reaches it without one): "
             "give a local quarantine path, or pass a SparkSession to flush_to_delta."
         )
     return dataclasses.replace(target, quarantine=q.location, quarantine_local=q.local_path)
+
+
+def rs_reachable(target: Target) -> bool:
+    """Whether delta-rs can open ``target`` without Spark: a local path, or an object-store
+    URI (``abfss://``, ``s3://``; credentials in ``storage_options``)."""
+    loc = (target.local_path or target.location).lower()
+    return target.kind == "path" and (
+        target.local_path is not None or loc.startswith(("abfss://", "s3://"))
+    )
 
 
 def resolve_target(

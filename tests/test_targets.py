@@ -156,7 +156,8 @@ def test_check_accepts_every_documented_form():
 
 def test_quarantine_option_keeps_the_target_kind():
     """A table target's quarantine stays a catalog table (even a bare name on Fabric), a
-    relative path is left to Spark, and a remote quarantine without Spark is refused."""
+    relative path is left to Spark, and a quarantine no delta-rs path reaches is refused
+    without Spark (an object-store URI is reached with storage_options)."""
     table = resolve_target(table="lh.logs", runtime="fabric", has_spark=True)
     q = with_quarantine(table, "rejects", runtime="fabric", has_spark=True)
     assert (q.kind, q.quarantine, q.quarantine_local) == ("table", "rejects", None)
@@ -165,6 +166,8 @@ def test_quarantine_option_keeps_the_target_kind():
     assert q.quarantine == "Tables/rejects"
     local = resolve_target(path="/data/logs", runtime="local")
     with pytest.raises(ConfigError, match="needs Spark"):
-        with_quarantine(
-            local, "abfss://c@a.dfs.core.windows.net/q", runtime="local", has_spark=False
-        )
+        with_quarantine(local, "dbfs:/q", runtime="local", has_spark=False)
+    q = with_quarantine(
+        local, "abfss://c@a.dfs.core.windows.net/q", runtime="local", has_spark=False
+    )
+    assert q.quarantine == "abfss://c@a.dfs.core.windows.net/q"
