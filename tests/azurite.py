@@ -109,8 +109,11 @@ class Azurite:
         self.proc.wait()
 
 
-def start(data_dir: Path) -> Azurite:
-    """Start azurite-blob on a free loopback port (skip, or fail in CI, when missing)."""
+def start(data_dir: Path, *, product_style: bool = False) -> Azurite:
+    """Start azurite-blob on a free loopback port (skip, or fail in CI, when missing).
+
+    ``product_style``: also accept ``<account>.blob.localhost`` host names (hadoop-azure).
+    """
     exe = find()
     if exe is None:
         msg = "Azurite is not installed: ./scripts/setup installs it (npm, into .cache/azurite)"
@@ -119,7 +122,8 @@ def start(data_dir: Path) -> Azurite:
         pytest.skip(msg)
     proc = subprocess.Popen(
         [exe, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(data_dir),
-         "--skipApiVersionCheck", "--disableProductStyleUrl"],
+         "--skipApiVersionCheck",
+         *([] if product_style else ["--disableProductStyleUrl"])],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

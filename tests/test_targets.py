@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from laketrace import ConfigError
-from laketrace.targets import check_path, check_table, resolve_target, with_quarantine
+from laketrace.targets import (
+    check_path,
+    check_table,
+    resolve_target,
+    rs_reachable,
+    with_quarantine,
+)
 
 
 def test_default_is_local_lakehouse_path():
@@ -96,6 +102,17 @@ def test_unsupported_uri():
     """Unknown URI schemes are rejected with the supported list."""
     with pytest.raises(ConfigError, match="unsupported URI"):
         resolve_target(path="ftp://host/table")
+
+
+def test_object_store_uris_are_remote_targets():
+    """wasbs://, s3a:// and gs:// are remote path targets (Spark only); abfss:// and s3:// are
+    reachable by delta-rs too."""
+    for uri in ("wasbs://c@a.blob.core.windows.net/t", "s3a://b/t", "gs://b/t"):
+        t = resolve_target(path=uri, runtime="local")
+        assert (t.kind, t.location, t.local_path, t.remote) == ("path", uri, None, True)
+        assert not rs_reachable(t)
+    for uri in ("abfss://c@a.dfs.core.windows.net/t", "s3://b/t"):
+        assert rs_reachable(resolve_target(path=uri, runtime="local"))
 
 
 def test_quarantine_defaults_next_to_the_target_for_both_writers():
