@@ -8,6 +8,7 @@ import types
 
 import pytest
 
+import laketrace
 from laketrace.cli.commands import main
 from laketrace.errors import ConfigError, StorageError
 from laketrace.log.config import parse_logger_config
@@ -167,3 +168,15 @@ def test_cli_reports_a_malformed_storage_option(capsys, tmp_path):
     rc = main(["flush", "--log-dir", str(tmp_path), "--storage-option", "oops"])
     assert rc == 2
     assert "is not KEY=VALUE" in capsys.readouterr().err
+
+
+def test_flush_refuses_bad_options_before_touching_the_spool(tmp_path):
+    """flush_to_delta with a non-string option value fails with a ConfigError, shipping
+    nothing and writing no ledger."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with pytest.raises(ConfigError, match=r"flush_to_delta: storage_options.*'timeout'"):
+        laketrace.flush_to_delta(
+            log_dir=str(spool), path=str(tmp_path / "t"), storage_options={"timeout": 30}
+        )
+    assert list(spool.iterdir()) == []

@@ -384,6 +384,7 @@ def flush_to_delta(
     """
     t0 = time.monotonic()
     _check_options(batch_bytes, partition_by)
+    options = check_storage_options(storage_options, what="flush_to_delta: storage_options")
     rt = _runtime.detect_runtime()
     spool_dir = _spool_dir(log_dir, rt)
     seal_active(spool_dir)  # this process's records logged so far ship too
@@ -391,7 +392,6 @@ def flush_to_delta(
     target = resolve_target(path=path, table=table, runtime=rt, has_spark=has_spark)
     target = with_quarantine(target, quarantine, runtime=rt, has_spark=has_spark)
     target = _plain_target(target)
-    options = check_storage_options(storage_options, what="flush_to_delta: storage_options")
     storage = None if has_spark else storage_for(target.location, options)
     writer = choose_writer(spark, target, storage)
     result = FlushResult(target=target.display, writer=writer.name)
