@@ -117,9 +117,10 @@ def query(
         spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_runs AS {runs_sql('logs', dialect='spark')}")
         return spark.sql(sql)
     uri = target.local_path or target.location
+    # the store's errors, not the SQL's (those are the user's to read as DuckDB says them)
     with store_errors(uri, options, doing="reading"):
         con = duckdb_over(target, storage_options=options)
-        result = con.sql(sql)
+    result = con.sql(sql)
     if result is None:
         return None
     out = result.arrow()

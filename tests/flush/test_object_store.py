@@ -153,7 +153,7 @@ def test_flush_killed_mid_commit_then_rerun_is_exactly_once(store, remote, tmp_p
 
 def test_query_and_report_read_the_remote_table(store, remote, make_logger, tmp_path, capsys):
     """laketrace.query(..., storage_options=) and `laketrace report --storage-option` read
-    the remote table (the report names the run), and query works with use_emulator too."""
+    the remote table (the report names the run); a SQL error stays DuckDB's own."""
     opts = store.options()
     log = make_logger(path=remote, storage_options=opts, run_id="remote-run-1")
     log.info("hello")
@@ -165,6 +165,9 @@ def test_query_and_report_read_the_remote_table(store, remote, make_logger, tmp_
         storage_options=opts,
     ).to_pylist()
     assert levels == [{"level": "ERROR", "n": 1}, {"level": "INFO", "n": 1}]
+    with pytest.raises(Exception, match="nosuchcolumn") as bad_sql:
+        laketrace.query("SELECT nosuchcolumn FROM logs", path=remote, storage_options=opts)
+    assert not isinstance(bad_sql.value, StorageError)  # the SQL's error, as DuckDB says it
     out = tmp_path / "report.html"
     argv = ["report", "--path", remote, "--out", str(out)]
     for key, value in opts.items():
