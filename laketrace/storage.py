@@ -56,6 +56,8 @@ _CREDENTIAL_KEY = re.compile(
 _ONELAKE_HOST = re.compile(r"@onelake\.(dfs|blob)\.fabric\.microsoft\.com", re.I)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SAS_SIG = re.compile(r"(sig=)[^&\s\"']+", re.I)
+#: a JWT anywhere in a message (e.g. a discovered Fabric token, which no option names)
+_JWT = re.compile(r"eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*")
 REDACTED = "***"
 #: fetch a new Fabric token when the current one expires within this many seconds
 REFRESH_MARGIN_S = 300.0
@@ -145,8 +147,9 @@ def _secrets(options: Mapping[str, str]) -> list[str]:
 
 
 def redact_text(text: str, options: Mapping[str, str] | None) -> str:
-    """``text`` without ANSI colours, SAS signatures and the secret values of ``options``."""
-    out = _SAS_SIG.sub(r"\1" + REDACTED, _ANSI.sub("", text))
+    """``text`` without ANSI colours, SAS signatures, JWTs and the secret values of
+    ``options``."""
+    out = _JWT.sub(REDACTED, _SAS_SIG.sub(r"\1" + REDACTED, _ANSI.sub("", text)))
     for value in _secrets(options or {}):
         out = out.replace(value, REDACTED)
     return out

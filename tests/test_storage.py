@@ -87,11 +87,13 @@ def test_logger_config_refuses_bad_options():
 
 
 def test_redaction_removes_secrets_colours_and_sas_signatures():
-    """Secret values, ANSI colours and SAS ``sig=`` parts are removed; names stay."""
+    """Secret values, ANSI colours, SAS ``sig=`` parts and JWTs are removed; names stay."""
     opts = {"account_name": "acct", "account_key": SECRET, "sas_token": "sv=1&sig=abcd"}
     text = f"\x1b[31mGET https://acct.blob/x?sv=1&sig=abcd failed, key {SECRET}\x1b[0m"
     out = redact_text(text, opts)
     assert SECRET not in out and "abcd" not in out and "\x1b" not in out
+    jwt = _jwt(12345.0)
+    assert jwt not in redact_text(f"token {jwt} expired", {})
     assert "acct" in out
 
 
