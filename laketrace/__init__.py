@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from . import runtime
-from .errors import ConfigError, FlushError, LakeTraceError, SchemaMismatchError
+from .errors import ConfigError, FlushError, LakeTraceError, SchemaMismatchError, StorageError
 from .flush import FlushResult, flush_to_delta
 from .log import (
     LakeTraceLogger,
@@ -47,6 +47,7 @@ __all__ = [
     "RuntimeInfo",
     "SPARK_LOG_SCHEMA",
     "SchemaMismatchError",
+    "StorageError",
     "VacuumResult",
     "__version__",
     "capture_stdlib",

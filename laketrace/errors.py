@@ -17,3 +17,8 @@ class FlushError(LakeTraceError):
 
 class SchemaMismatchError(FlushError):
     """The target table exists with other columns; nothing was written."""
+
+
+class StorageError(FlushError):
+    """A remote store refused or could not serve a request (reads raise it too); the
+    message names the account and container and never holds a secret."""

@@ -67,9 +67,13 @@ class Target:
 
 
 _URI_FORMS = (
-    "a local path, abfss://...onelake..., dbfs:/..., /Volumes/<catalog>/<schema>/<volume>/... "
+    "a local path, abfss://...onelake..., dbfs:/..., /Volumes/<catalog>/<schema>/<volume>/..., "
+    "an object-store URI (abfss://, s3://; wasbs://, s3a://, gs:// with Spark) "
     "or table='catalog.schema.t'"
 )
+#: object-store URI schemes a path target may use (delta-rs reaches `_RS_SCHEMES`)
+_REMOTE_SCHEMES = ("abfss://", "abfs://", "wasbs://", "wasb://", "s3://", "s3a://", "gs://")
+_RS_SCHEMES = ("abfss://", "s3://")
 _TABLE_FORMS = (
     "'catalog.schema.table', 'schema.table' or 'table' (letters, digits, _ and -; quote "
     "others with backticks), or pass path= for a location"
@@ -93,7 +97,7 @@ def check_path(path: object, *, what: str = "flush target path=") -> str:
     if "\x00" in text:
         raise ConfigError(f"{what} {text!r} contains a NUL character; give {_URI_FORMS}.")
     low = text.lower()
-    if "://" in text and not low.startswith(("abfss://", "s3://", "dbfs:/")):
+    if "://" in text and not low.startswith((*_REMOTE_SCHEMES, "dbfs:/")):
         raise ConfigError(f"{what} unsupported URI {text!r}. Use {_URI_FORMS}.")
     return text
 
@@ -146,12 +150,19 @@ def with_quarantine(
     if has_spark and not os.path.isabs(text) and "://" not in text and ":/" not in text:
         # Spark resolves a relative location itself (e.g. Fabric's Tables/<name>)
         return dataclasses.replace(target, quarantine=text, quarantine_local=None)
-    if not has_spark and q.local_path is None:
+    if not has_spark and q.local_path is None and not rs_reachable(q):
         raise ConfigError(
             f"flush quarantine={text!r} needs Spark (no local path reaches it without one): "
             "give a local quarantine path, or pass a SparkSession to flush_to_delta."
         )
     return dataclasses.replace(target, quarantine=q.location, quarantine_local=q.local_path)
+
+
+def rs_reachable(target: Target) -> bool:
+    """Whether delta-rs can open ``target`` without Spark: a local path, or an object-store
+    URI (``abfss://``, ``s3://``; credentials in ``storage_options``)."""
+    loc = (target.local_path or target.location).lower()
+    return target.kind == "path" and (target.local_path is not None or loc.startswith(_RS_SCHEMES))
 
 
 def resolve_target(
@@ -194,7 +205,7 @@ def resolve_target(
     m = _ONELAKE.match(text)
     if m:
         return _path_target(text.rstrip("/"), None, text, True)
-    if text.lower().startswith("abfss://") or text.lower().startswith("s3://"):
+    if text.lower().startswith(_REMOTE_SCHEMES):
         return _path_target(text.rstrip("/"), None, text, True)
     m = _FABRIC_MOUNT.match(text)
     if m:

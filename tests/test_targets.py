@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from laketrace import ConfigError
-from laketrace.targets import check_path, check_table, resolve_target, with_quarantine
+from laketrace.targets import (
+    check_path,
+    check_table,
+    resolve_target,
+    rs_reachable,
+    with_quarantine,
+)
 
 
 def test_default_is_local_lakehouse_path():
@@ -98,6 +104,17 @@ def test_unsupported_uri():
         resolve_target(path="ftp://host/table")
 
 
+def test_object_store_uris_are_remote_targets():
+    """wasbs://, s3a:// and gs:// are remote path targets (Spark only); abfss:// and s3:// are
+    reachable by delta-rs too."""
+    for uri in ("wasbs://c@a.blob.core.windows.net/t", "s3a://b/t", "gs://b/t"):
+        t = resolve_target(path=uri, runtime="local")
+        assert (t.kind, t.location, t.local_path, t.remote) == ("path", uri, None, True)
+        assert not rs_reachable(t)
+    for uri in ("abfss://c@a.dfs.core.windows.net/t", "s3://b/t"):
+        assert rs_reachable(resolve_target(path=uri, runtime="local"))
+
+
 def test_quarantine_defaults_next_to_the_target_for_both_writers():
     """By default the quarantine table is the target's name plus _quarantine, for Spark's
     location and for delta-rs' local path alike."""
@@ -156,7 +173,8 @@ def test_check_accepts_every_documented_form():
 
 def test_quarantine_option_keeps_the_target_kind():
     """A table target's quarantine stays a catalog table (even a bare name on Fabric), a
-    relative path is left to Spark, and a remote quarantine without Spark is refused."""
+    relative path is left to Spark, and a quarantine no delta-rs path reaches is refused
+    without Spark (an object-store URI is reached with storage_options)."""
     table = resolve_target(table="lh.logs", runtime="fabric", has_spark=True)
     q = with_quarantine(table, "rejects", runtime="fabric", has_spark=True)
     assert (q.kind, q.quarantine, q.quarantine_local) == ("table", "rejects", None)
@@ -165,6 +183,8 @@ def test_quarantine_option_keeps_the_target_kind():
     assert q.quarantine == "Tables/rejects"
     local = resolve_target(path="/data/logs", runtime="local")
     with pytest.raises(ConfigError, match="needs Spark"):
-        with_quarantine(
-            local, "abfss://c@a.dfs.core.windows.net/q", runtime="local", has_spark=False
-        )
+        with_quarantine(local, "dbfs:/q", runtime="local", has_spark=False)
+    q = with_quarantine(
+        local, "abfss://c@a.dfs.core.windows.net/q", runtime="local", has_spark=False
+    )
+    assert q.quarantine == "abfss://c@a.dfs.core.windows.net/q"

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import LakeTraceError
+from ..storage import StorageOptions, parse_option_args
 
 
 def _cmd_tail(args: argparse.Namespace) -> int:
@@ -41,9 +42,14 @@ def _spark_if(args: argparse.Namespace) -> object:
     return local_spark("laketrace-cli")
 
 
+def _storage(args: argparse.Namespace) -> StorageOptions:
+    return parse_option_args(getattr(args, "storage_option", None))
+
+
 def _cmd_flush(args: argparse.Namespace) -> int:
     from ..flush.run import flush_to_delta
 
+    storage = _storage(args)
     result = flush_to_delta(
         _spark_if(args),
         log_dir=args.log_dir,
@@ -51,6 +57,7 @@ def _cmd_flush(args: argparse.Namespace) -> int:
         table=args.table,
         batch_bytes=args.batch_mb * 1024 * 1024 if args.batch_mb else None,
         progress=True,
+        storage_options=storage,
     )
     print(result)
     return 0
@@ -59,8 +66,15 @@ def _cmd_flush(args: argparse.Namespace) -> int:
 def _cmd_sql(args: argparse.Namespace) -> int:
     from ..read.query import format_table, query
 
+    storage = _storage(args)
     spark = _spark_if(args)
-    out = query(args.sql, path=args.path, table=args.table, spark=spark)
+    out = query(
+        args.sql,
+        path=args.path,
+        table=args.table,
+        spark=spark,
+        storage_options=storage,
+    )
     if spark is not None:
         out.show(args.max_rows, truncate=False)
     elif out is not None:
@@ -71,8 +85,10 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from ..read.report import write_report
 
+    storage = _storage(args)
     res = write_report(
         args.out,
+        storage_options=storage,
         path=args.path,
         table=args.table,
         spark=_spark_if(args),
@@ -86,8 +102,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_vacuum(args: argparse.Namespace) -> int:
     from ..read.vacuum import vacuum
 
+    storage = _storage(args)
     res = vacuum(
         _spark_if(args),
+        storage_options=storage,
         path=args.path,
         table=args.table,
         older_than=args.older_than,
@@ -118,6 +136,13 @@ def _target_args(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--table", default=None, help="catalog table name (needs --spark)")
     p.add_argument("--spark", action="store_true", help="use a local SparkSession with Delta")
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a delta-rs storage option for an abfss:// or s3:// table (repeat the flag; "
+        "values are never printed), e.g. --storage-option account_name=myacct",
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from ..targets import Target
 from .commits import Commit, History, page_sizes, parse_meta
 from .duck_read import DuckReader, python_table, writer_reject_rows
 from .faults import fault
+from .rs_options import Options, with_storage_options
 from .writer import (
     QUARANTINE_DESCRIPTION,
     TABLE_DESCRIPTION,
@@ -71,10 +72,11 @@ class DeltaRsWriter:
         """No Spark jobs to tag."""
         return contextlib.nullcontext()
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, storage: Options | None = None) -> None:
         self.target = target
         self._cache: tuple[list[str], set[str], Any] | None = None
-        self.dl, self.pa = _require()
+        dl, self.pa = _require()
+        self.dl = with_storage_options(dl, storage)  # remote tables: credentials
         self.uri = target.local_path or target.location
         self.q_uri = target.quarantine_local or target.quarantine
         self.reader = DuckReader(_duckdb(), self.pa)

@@ -30,7 +30,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import runtime as _runtime
@@ -40,13 +40,15 @@ from ..spool.ledger import Manifest, TableState, encode_entry
 from ..spool.live import seal_active
 from ..spool.names import INTERNAL_DIR
 from ..spool.recover import recover
-from ..targets import Target, resolve_target, with_quarantine
+from ..storage import check_storage_options, storage_for, store_errors
+from ..targets import Target, resolve_target, rs_reachable, with_quarantine
 from .commits import commit_meta
 from .faults import armed, die, fault
 from .plan import Batch, flush_lock, plan, shippable
 from .prepare import clear_staging, prepare, staging_dir
 from .rebuild import rebuild
 from .result import FlushResult
+from .rs_options import Options
 from .writer import Outcome, Prepared, Writer
 
 # per Delta commit: Spark parallelises large batches well; delta-rs and the Spark Connect
@@ -102,9 +104,10 @@ def _plain_target(target: Target) -> Target:
     )
 
 
-def choose_writer(spark: Any, target: Target) -> Writer:
+def choose_writer(spark: Any, target: Target, storage: Options | None = None) -> Writer:
     """The Spark writer with a session (the Connect writer with a Spark Connect session),
-    else delta-rs (which reaches only paths)."""
+    else delta-rs (which reaches paths and object-store URIs; ``storage`` gives the latter
+    their `storage_options`)."""
     if spark is not None and _runtime.is_connect_session(spark):
         from .connect import ConnectWriter
 
@@ -113,14 +116,14 @@ def choose_writer(spark: Any, target: Target) -> Writer:
         from .spark import SparkWriter
 
         return SparkWriter(spark, target)
-    if target.kind == "table" or target.local_path is None:
+    if target.kind == "table" or (target.local_path is None and not rs_reachable(target)):
         raise ConfigError(
             f"flush target {target.display} needs Spark (no local path reaches it): pass a "
             "SparkSession as the first argument of flush_to_delta."
         )
     from .delta_rs import DeltaRsWriter
 
-    return DeltaRsWriter(target)
+    return DeltaRsWriter(target, storage)
 
 
 def _check_options(batch_bytes: Any, partition_by: Any) -> None:
@@ -365,6 +368,7 @@ def flush_to_delta(
     quarantine: str | None = None,
     partition_by: str | None = "date",
     progress: Any = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> FlushResult:
     """Ship every sealed spool file in ``log_dir`` into the Delta target, exactly once.
 
@@ -382,9 +386,16 @@ def flush_to_delta(
     rest is quarantined with the reason; a planned file that is gone is recorded as
     missing (``FlushResult.missing``, one WARNING on stderr). The flush raises only when
     it cannot write the target (the files stay for the next flush).
+
+    ``storage_options`` (delta-rs without Spark) reach an object-store URI
+    (``abfss://``, ``s3://``): e.g. ``{"account_name": ..., "account_key": ...}``. On
+    Fabric a OneLake URI needs none (a token comes from ``notebookutils``). Their values
+    are never printed; a refused request raises one `StorageError` naming the account and
+    container, and marks nothing shipped.
     """
     t0 = time.monotonic()
     _check_options(batch_bytes, partition_by)
+    options = check_storage_options(storage_options, what="flush_to_delta: storage_options")
     rt = _runtime.detect_runtime()
     spool_dir = _spool_dir(log_dir, rt)
     seal_active(spool_dir)  # this process's records logged so far ship too
@@ -392,9 +403,11 @@ def flush_to_delta(
     target = resolve_target(path=path, table=table, runtime=rt, has_spark=has_spark)
     target = with_quarantine(target, quarantine, runtime=rt, has_spark=has_spark)
     target = _plain_target(target)
-    writer = choose_writer(spark, target)
+    storage = None if has_spark else storage_for(target.location, options)
+    writer = choose_writer(spark, target, storage)
     result = FlushResult(target=target.display, writer=writer.name)
-    with flush_lock(spool_dir), writer.scope():
+    where = "" if has_spark else target.location  # Spark reports its own errors
+    with flush_lock(spool_dir), writer.scope(), store_errors(where, options, doing="flush to"):
         result.recovered = recover(spool_dir).sealed
         _Flush(
             writer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
@@ -13,6 +13,7 @@ from ..record.levels import Level, parse_level
 from ..runtime import default_log_dir
 from ..sinks.options import HandlerOptions, check_keys, parse_bool, parse_handler_options
 from ..spool._fs import make_private_dirs
+from ..storage import StorageOptions, check_storage_options
 from ..targets import check_path, check_table
 from . import legacy
 from .redact import Redactor, compile_redactor
@@ -40,6 +41,7 @@ LOGGER_KEYS = (
     "clock",
     "run_id",
     "executor_stderr",
+    "storage_options",
 )
 _NETWORK_PREFIXES = ("/dbfs/", "/Volumes/", "/Workspace/", "/lakehouse/", "/synfs/")
 
@@ -105,6 +107,8 @@ class LoggerConfig:
     executor_stderr: bool
     #: LakeTrace 1.x's ``sanitize_messages``: escape newlines in every message
     sanitize: Callable[[Any], str] | None = None
+    #: delta-rs options for an object-store target (repr shows keys only)
+    storage_options: StorageOptions = field(default_factory=StorageOptions)
 
 
 def _log_dir(raw: Mapping[str, Any], runtime: str) -> str | None:
@@ -182,4 +186,7 @@ def parse_logger_config(raw: Mapping[str, Any] | None, runtime: str) -> LoggerCo
         run_id=run_id,
         executor_stderr=parse_bool(raw, "executor_stderr", False),
         sanitize=legacy.escape_newlines if translated.sanitize else None,
+        storage_options=check_storage_options(
+            raw.get("storage_options"), what="config 'storage_options'"
+        ),
     )

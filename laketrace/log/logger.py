@@ -176,8 +176,8 @@ class LakeTraceLogger:
     def flush_to_delta(self, spark: Any = None, **options: Any) -> Any:
         """Seal the active spool file and ship the spool to this logger's Delta target.
 
-        Uses the configured ``path``/``table`` unless given here; other keyword options
-        are those of `laketrace.flush_to_delta`.
+        Uses the configured ``path``/``table`` (and ``storage_options``) unless given here;
+        other keyword options are those of `laketrace.flush_to_delta`.
 
         >>> log.flush_to_delta()  # doctest: +SKIP
         """
@@ -194,6 +194,8 @@ class LakeTraceLogger:
         if "path" not in options and "table" not in options:
             options["path"], options["table"] = cfg.path, cfg.table
         options.setdefault("log_dir", cfg.log_dir)
+        if cfg.storage_options:
+            options.setdefault("storage_options", cfg.storage_options)
         return flush_to_delta(spark, **options)
 
     def for_executors(

@@ -13,10 +13,12 @@ the table is visible as ``logs``, with ``logs_errors`` and ``logs_runs`` beside 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from .. import runtime as _runtime
 from ..errors import ConfigError
+from ..storage import check_storage_options, storage_for, store_errors
 from ..targets import Target, resolve_target
 
 _LEVEL_COUNTS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
@@ -94,11 +96,15 @@ def query(
     path: str | os.PathLike[str] | None = None,
     table: str | None = None,
     spark: Any = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> Any:
     """Run ``sql`` over the log table (visible as ``logs``, ``logs_errors``, ``logs_runs``).
 
     Returns a Spark DataFrame with ``spark``, else a `pyarrow.Table` (DuckDB over delta-rs).
+    ``storage_options`` reach an object-store table without Spark (as for
+    `laketrace.flush_to_delta`; never printed).
     """
+    options = check_storage_options(storage_options, what="query: storage_options")
     target = _target(path, table, spark)
     if spark is not None:
         src = (
@@ -110,7 +116,10 @@ def query(
         spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_errors AS {errors_sql('logs')}")
         spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_runs AS {runs_sql('logs', dialect='spark')}")
         return spark.sql(sql)
-    con = duckdb_over(target)
+    uri = target.local_path or target.location
+    # the store's errors, not the SQL's (those are the user's to read as DuckDB says them)
+    with store_errors(uri, options, doing="reading"):
+        con = duckdb_over(target, storage_options=options)
     result = con.sql(sql)
     if result is None:
         return None
@@ -118,7 +127,7 @@ def query(
     return out.read_all() if hasattr(out, "read_all") else out
 
 
-def duckdb_over(target: Target) -> Any:
+def duckdb_over(target: Target, *, storage_options: Mapping[str, str] | None = None) -> Any:
     """A DuckDB connection with ``logs`` (and friends) over the Delta table, via delta-rs."""
     try:
         import duckdb
@@ -129,7 +138,9 @@ def duckdb_over(target: Target) -> Any:
             "pip install 'laketrace[delta,query]' (or pass spark=...)"
         ) from exc
     uri = target.local_path or target.location
-    if target.kind == "table" or not DeltaTable.is_deltatable(uri):
+    get = storage_for(uri, storage_options)
+    opts = get() if get is not None else None
+    if target.kind == "table" or not DeltaTable.is_deltatable(uri, opts):
         raise ConfigError(
             f"no Delta table at {target.display}; run a flush first (laketrace flush ...) or "
             "pass the right --path."
@@ -137,16 +148,16 @@ def duckdb_over(target: Target) -> Any:
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
-    con.register("logs", delta_dataset(uri))
+    con.register("logs", delta_dataset(uri, storage_options=opts))
     con.execute(f"CREATE OR REPLACE VIEW logs_errors AS {errors_sql('logs')}")
     con.execute(f"CREATE OR REPLACE VIEW logs_runs AS {runs_sql('logs', dialect='duckdb')}")
     q_uri = uri.rstrip("/") + "_quarantine"
-    if DeltaTable.is_deltatable(q_uri):
-        con.register("logs_quarantine", delta_dataset(q_uri))
+    if DeltaTable.is_deltatable(q_uri, opts):
+        con.register("logs_quarantine", delta_dataset(q_uri, storage_options=opts))
     return con
 
 
-def delta_dataset(uri: str) -> Any:
+def delta_dataset(uri: str, *, storage_options: Mapping[str, str] | None = None) -> Any:
     """The Delta table at ``uri`` as a pyarrow dataset (delta-rs picks the live files).
 
     For a local table the files are read through pyarrow's own LocalFileSystem rather than
@@ -157,7 +168,7 @@ def delta_dataset(uri: str) -> Any:
     """
     from deltalake import DeltaTable
 
-    table = DeltaTable(uri)
+    table = DeltaTable(uri, storage_options=dict(storage_options) if storage_options else None)
     local = uri[len("file://") :] if uri.startswith("file://") else uri
     if "://" in local:
         return table.to_pyarrow_dataset()

@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -83,8 +84,10 @@ def _plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def _rows(sql: str, *, path: Any, table: str | None, spark: Any) -> list[dict[str, Any]]:
-    out = query(sql, path=path, table=table, spark=spark)
+def _rows(
+    sql: str, *, path: Any, table: str | None, spark: Any, storage_options: Any = None
+) -> list[dict[str, Any]]:
+    out = query(sql, path=path, table=table, spark=spark, storage_options=storage_options)
     if spark is not None:
         return [r.asDict() for r in out.collect()]
     return list(out.to_pylist())
@@ -107,12 +110,18 @@ def _e(value: Any) -> str:
 
 
 def collect(
-    *, path: Any = None, table: str | None = None, spark: Any = None, runs: int = 20, top: int = 10
+    *,
+    path: Any = None,
+    table: str | None = None,
+    spark: Any = None,
+    runs: int = 20,
+    top: int = 10,
+    storage_options: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Query the table for everything the page shows (plain Python values)."""
     if runs <= 0 or top <= 0:
         raise ValueError(f"runs (--runs) and top (--top) must be positive, got {runs} and {top}")
-    kw = {"path": path, "table": table, "spark": spark}
+    kw = {"path": path, "table": table, "spark": spark, "storage_options": storage_options}
     run_rows = _rows(
         "SELECT run_id, app_name, runtime, start_ts, end_ts, duration_s, records, "
         "error_count + critical_count AS errors, warning_count AS warnings, first_error "
@@ -331,10 +340,16 @@ def write_report(
     spark: Any = None,
     runs: int = 20,
     top: int = 10,
+    storage_options: Mapping[str, str] | None = None,
 ) -> ReportResult:
-    """Write the HTML report of the ``runs`` most recent runs to ``out`` (atomically)."""
+    """Write the HTML report of the ``runs`` most recent runs to ``out`` (atomically).
+
+    ``storage_options`` reach an object-store table without Spark (never printed).
+    """
     plotly_js = _plotly_js()  # fail before querying when plotly is missing
-    data = collect(path=path, table=table, spark=spark, runs=runs, top=top)
+    data = collect(
+        path=path, table=table, spark=spark, runs=runs, top=top, storage_options=storage_options
+    )
     source = str(table or path or "./lakehouse/laketrace_logs")
     page = render(data, source=source, plotly_js=plotly_js)
     out = os.fspath(out)

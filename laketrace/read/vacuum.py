@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .. import runtime as _runtime
 from .._units import parse_duration
 from ..errors import ConfigError
+from ..storage import check_storage_options, storage_for, store_errors
 from ..targets import resolve_target
 
 
@@ -47,8 +49,13 @@ def vacuum(
     older_than: str | _dt.timedelta = "30 days",
     retain_hours: int = 168,
     now: float | None = None,
+    storage_options: Mapping[str, str] | None = None,
 ) -> VacuumResult:
-    """Delete rows with ``ts`` older than ``older_than`` and vacuum files past ``retain_hours``."""
+    """Delete rows with ``ts`` older than ``older_than`` and vacuum files past ``retain_hours``.
+
+    ``storage_options`` reach an object-store table without Spark (never printed).
+    """
+    options = check_storage_options(storage_options, what="vacuum: storage_options")
     cutoff = _dt.datetime.fromtimestamp(
         (time.time() if now is None else now) - _age_seconds(older_than), _dt.timezone.utc
     )
@@ -73,10 +80,12 @@ def vacuum(
     from deltalake import DeltaTable as RsTable
 
     uri = target.local_path or target.location
-    t = RsTable(uri)
+    get = storage_for(uri, options)
     pred = f"date <= '{day}' AND ts < '{cutoff.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
-    metrics = t.delete(pred)
-    removed = t.vacuum(
-        retention_hours=retain_hours, dry_run=False, enforce_retention_duration=False
-    )
+    with store_errors(uri, options, doing="vacuum of"):
+        t = RsTable(uri, storage_options=get() if get is not None else None)
+        metrics = t.delete(pred)
+        removed = t.vacuum(
+            retention_hours=retain_hours, dry_run=False, enforce_retention_duration=False
+        )
     return VacuumResult(cutoff, int(metrics.get("num_deleted_rows", 0)), len(removed))
