@@ -78,6 +78,10 @@ class DeltaRsWriter:
             if self.prefetch is not None:
                 self.prefetch.wait()
 
+    def scanned(self, path: str) -> tuple[bool, str | None]:
+        """The read-ahead's byte scan of ``path``, if it scanned that very file."""
+        return self.prefetch.scanned(path) if self.prefetch is not None else (False, None)
+
     def want_next(self, paths: list[str]) -> None:
         """The next batch's files: read while this batch is written (`flush.prefetch`)."""
         if self.prefetch is not None:
@@ -90,7 +94,7 @@ class DeltaRsWriter:
         self.uri = target.local_path or target.location
         self.q_uri = target.quarantine_local or target.quarantine
         self.reader = DuckReader(_duckdb(), self.pa)
-        self.prefetch = Prefetch(self.reader) if self.reader.duck else None
+        self.prefetch = Prefetch(self.reader, self.lenient) if self.reader.duck else None
 
     def exists(self) -> bool:
         return self.dl.DeltaTable.is_deltatable(self.uri)

@@ -20,6 +20,8 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .scan import suspect
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -40,8 +42,10 @@ def file_key(path: str) -> FileKey | None:
 class Prefetch:
     """At most one background parse of announced files; taken by the next batch."""
 
-    def __init__(self, reader: DuckReader) -> None:
+    def __init__(self, reader: DuckReader, checks: frozenset[str]) -> None:
         self._reader = reader
+        self._checks = checks
+        self._scans: dict[FileKey, str | None] = {}
         self._pa = reader.pa
         self._con: Any = None  # its own connection: DuckDB connections are per thread
         self._wanted: list[str] = []
@@ -57,7 +61,7 @@ class Prefetch:
         """Parse the wanted files on a thread (no-op if nothing is wanted)."""
         self.wait()
         paths, self._wanted = self._wanted, []
-        self._keys, self._table = {}, None
+        self._keys, self._table, self._scans = {}, None, {}
         if paths:
             self._thread = threading.Thread(
                 target=self._run, args=(paths,), name="laketrace-prefetch", daemon=True
@@ -66,15 +70,27 @@ class Prefetch:
 
     def _run(self, paths: list[str]) -> None:
         before = {p: file_key(p) for p in paths}
+        scans = {p: suspect(p, self._checks) for p in paths}
+        clean = [p for p in paths if scans[p] is None]
+        table = None
         try:
             if self._con is None:
                 self._con = self._reader.new_connection()
-            table = self._reader.select(paths, self._con)
+            table = self._reader.select(clean, self._con) if clean else None
         except Exception:  # any failure: the batch reads its files the ordinary way
-            return
+            pass
         keys = {p: k for p, k in before.items() if k is not None and file_key(p) == k}
-        if keys:
-            self._keys, self._table = keys, table
+        self._scans = {k: scans[p] for p, k in keys.items()}
+        if table is not None:
+            self._keys, self._table = {p: k for p, k in keys.items() if p in clean}, table
+
+    def scanned(self, path: str) -> tuple[bool, str | None]:
+        """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""
+        self.wait()
+        key = file_key(path)
+        if key is None or key not in self._scans:
+            return False, None
+        return True, self._scans[key]
 
     def wait(self) -> None:
         """Let a running parse finish (before the flush returns or another starts)."""

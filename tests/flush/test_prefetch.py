@@ -32,7 +32,7 @@ def _spool_file(log_dir, make_logger, n=20):
 
 def _prefetched(path):
     reader = DuckReader(duckdb, pa)
-    pre = Prefetch(reader)
+    pre = Prefetch(reader, frozenset({"nan", "depth"}))
     pre.want([path])
     pre.start()
     pre.wait()
@@ -81,6 +81,8 @@ def test_read_ahead_batches_quarantine_and_ship_exactly_once(
     names = sorted(f for f in os.listdir(log_dir) if f.endswith(".jsonl"))
     with open(os.path.join(log_dir, names[-1]), "ab") as fh:
         fh.write(b'{"ts": "not a time", "level": "INFO", "record_id": "x"}\n')
+    with open(os.path.join(log_dir, names[-2]), "ab") as fh:  # found by the byte scan
+        fh.write(b'{"ts": "2025-01-01T00:00:00Z", "level": "INFO", "record_id": "y", "n": NaN}\n')
     taken = []
     real_take = Prefetch.take
 
@@ -93,7 +95,21 @@ def test_read_ahead_batches_quarantine_and_ship_exactly_once(
     target = str(tmp_path / "t")
     res = flush_to_delta(log_dir=log_dir, path=target, batch_bytes=4_000)
     assert res.batches > 2 and sum(taken[1:]) > 0
-    assert (res.records, res.quarantined) == (120, 1)
+    assert (res.records, res.quarantined) == (120, 2)
     ids = read_delta(target).column("record_id").to_pylist()
     assert len(ids) == len(set(ids)) == 120
-    assert read_delta(target + "_quarantine").column("reason").to_pylist()[0].startswith("ts:")
+    reasons = sorted(read_delta(target + "_quarantine").column("reason").to_pylist())
+    assert reasons[0].startswith("not valid JSON") and reasons[1].startswith("ts:")
+
+
+def test_the_scan_done_ahead_is_reused_only_for_the_same_file(make_logger, log_dir, tmp_path):
+    """A held link to a scanned file reuses its scan result; an unscanned file has none."""
+    path = _spool_file(log_dir, make_logger)
+    _, pre = _prefetched(path)
+    held = str(tmp_path / "held.jsonl")
+    os.link(path, held)
+    assert pre.scanned(held) == (True, None)
+    other = str(tmp_path / "other.jsonl")
+    with open(path, "rb") as src, open(other, "wb") as dst:
+        dst.write(src.read())
+    assert pre.scanned(other) == (False, None)
