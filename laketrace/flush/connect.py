@@ -104,6 +104,7 @@ class ConnectWriter(DeltaRsWriter):
         self.pa = _require()
         self._cache = None
         self.reader = DuckReader(_duckdb(), self.pa)
+        self.prefetch = None  # no read-ahead: each batch is one round trip to the server
         #: locations seen to be Delta tables (a table does not go away during a flush)
         self._known: dict[str, dict[str, Any]] = {}
 

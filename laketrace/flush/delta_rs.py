@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FlushError
@@ -21,6 +22,7 @@ from ..targets import Target
 from .commits import Commit, History, page_sizes, parse_meta
 from .duck_read import DuckReader, python_table, writer_reject_rows
 from .faults import fault
+from .prefetch import Prefetch
 from .rs_options import Options, with_storage_options
 from .writer import (
     QUARANTINE_DESCRIPTION,
@@ -68,9 +70,23 @@ class DeltaRsWriter:
     name = "delta-rs"
     lenient = frozenset({"nan", "depth"})
 
-    def scope(self) -> Any:
-        """No Spark jobs to tag."""
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """No Spark jobs to tag; a background read still running is waited for."""
+        try:
+            yield
+        finally:
+            if self.prefetch is not None:
+                self.prefetch.wait()
+
+    def scanned(self, path: str) -> tuple[bool, str | None]:
+        """The read-ahead's byte scan of ``path``, if it scanned that very file."""
+        return self.prefetch.scanned(path) if self.prefetch is not None else (False, None)
+
+    def want_next(self, paths: list[str]) -> None:
+        """The next batch's files: read while this batch is written (`flush.prefetch`)."""
+        if self.prefetch is not None:
+            self.prefetch.want(paths)
 
     def __init__(self, target: Target, storage: Options | None = None) -> None:
         self.target = target
@@ -80,6 +96,7 @@ class DeltaRsWriter:
         self.uri = target.local_path or target.location
         self.q_uri = target.quarantine_local or target.quarantine
         self.reader = DuckReader(_duckdb(), self.pa)
+        self.prefetch = Prefetch(self.reader, self.lenient) if self.reader.duck else None
 
     def exists(self) -> bool:
         return self.dl.DeltaTable.is_deltatable(self.uri)
@@ -162,7 +179,12 @@ class DeltaRsWriter:
             return set()
         parts: list[Any] = []
         unreadable: set[str] = set()
-        self._probe(list(paths), parts, unreadable)
+        pre, covered = self.prefetch.take(paths) if self.prefetch else (None, set())
+        if pre is not None:
+            parts.append(pre)
+        todo = [p for p in paths if p not in covered]
+        if todo:
+            self._probe(todo, parts, unreadable)
         read = [p for p in paths if p not in unreadable]
         if not parts:
             return unreadable
@@ -230,7 +252,9 @@ class DeltaRsWriter:
                 return schema.empty_table()
             table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
             table = table.drop_columns(["_file", "_bad"])
-        ingested = pa.array([prepared.ingested_at] * table.num_rows, pa.timestamp("us", tz="UTC"))
+        ingested = pa.repeat(
+            pa.scalar(prepared.ingested_at, pa.timestamp("us", tz="UTC")), table.num_rows
+        )
         table = table.set_column(
             table.schema.get_field_index("ingested_at"), "ingested_at", ingested
         )
@@ -318,6 +342,8 @@ class DeltaRsWriter:
         raise FlushError(f"could not commit to {uri} after {_COMMIT_RETRIES} attempts")
 
     def write_batch(self, prepared: Prepared) -> Outcome:
+        if self.prefetch is not None:
+            self.prefetch.start()  # the next batch's files, parsed while this one is written
         v, app = prepared.version, prepared.app_id
         main_done = prepared.main_done or self.committed(app, v, 0, quarantine=False)
         if main_done and prepared.fresh:  # the ledger is behind the table: do not guess

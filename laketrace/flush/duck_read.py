@@ -89,21 +89,26 @@ class DuckReader:
 
     def connect(self) -> Any:
         if self._con is None and self.duck is not None:
-            self._con = self.duck.connect(
-                config={
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                    "threads": max(1, os.cpu_count() or 1),
-                }
-            )
-            self._con.execute("SET enable_progress_bar = false")
-            try:
-                self._con.execute("SET TimeZone = 'UTC'")
-            except self.duck.Error:  # pragma: no cover - a build without ICU is UTC anyway
-                pass
+            self._con = self.new_connection()
         return self._con
 
-    def select(self, paths: list[str]) -> pa.Table:
+    def new_connection(self) -> Any:
+        """A DuckDB connection set up for spool reads (one per thread that reads)."""
+        con = self.duck.connect(
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "threads": max(1, os.cpu_count() or 1),
+            }
+        )
+        con.execute("SET enable_progress_bar = false")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+        except self.duck.Error:  # pragma: no cover - a build without ICU is UTC anyway
+            pass
+        return con
+
+    def select(self, paths: list[str], con: Any = None) -> pa.Table:
         """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag."""
         files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
         source = (
@@ -111,7 +116,7 @@ class DuckReader:
             "filename=true, maximum_object_size=134217728)"
         )
         sql = f"SELECT {_SELECT}, filename AS _file, ({_BAD_ROW}) AS _bad FROM {source}"
-        out = self.connect().sql(sql).arrow()
+        out = (con or self.connect()).sql(sql).arrow()
         return out.read_all() if hasattr(out, "read_all") else out
 
     def rejects(self, path: str) -> tuple[list[int], pa.Table | None]:

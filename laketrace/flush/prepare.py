@@ -214,13 +214,20 @@ def missing_row(stem: str, version: int) -> QuarantineRow:
     )
 
 
+def _suspect(writer: Writer, path: str) -> str | None:
+    """The byte scan of ``path``, or its result from a writer that read ahead."""
+    scanned = getattr(writer, "scanned", None)  # delta-rs: `laketrace.flush.prefetch`
+    known, hit = scanned(path) if scanned is not None else (False, None)
+    return hit if known else suspect(path, writer.lenient)
+
+
 def _plain(writer: Writer, held: str, f: SpoolFile, staging: str) -> tuple[str | None, list]:
     """A plain file the writer may read for ``held`` (decompressed, split if suspect)."""
     rows: list[QuarantineRow] = []
     path: str | None = held
     if f.name.endswith(COMPRESSED_SUFFIXES):
         path, rows = decompress(held, os.path.join(staging, "plain"), f.name)
-    if path is not None and suspect(path, writer.lenient):
+    if path is not None and _suspect(writer, path):
         path, bad, _ = split_file(path, os.path.join(staging, "clean"), f.name)
         rows += bad
     return path, rows

@@ -265,7 +265,10 @@ class _Flush:
                 clear_staging(os.path.join(root, name))
 
     def _ship(self, work: list[Batch]) -> None:
+        want_next = getattr(self.writer, "want_next", None)  # delta-rs reads ahead
         for index, batch in enumerate(work, 1):
+            if want_next is not None and index < len(work):
+                want_next([f.path for f in work[index].files if not f.foreign])
             outcome = self._batch(batch)
             self.result.add(batch, outcome)
             self.report(

@@ -242,28 +242,30 @@ class SparkWriter:
                 )
         return out
 
-    def _our_commit(self, before: int | None, prepared: Prepared) -> Commit | None:
-        after = self.table_version() or 0
-        n = after - (before if before is not None else -1)
-        if n <= 0:
-            return None
-        for c in self._commits(self.target.location, n):
-            if c.meta and c.meta["app"] == prepared.app_id and c.meta["batch"] == prepared.version:
-                return c
-        return None
+    def _after_append(self, before: int | None, prepared: Prepared) -> tuple[bool, int, int]:
+        """``(skipped, rows written, table version)`` read from the table's newest commits.
 
-    def _written(self, commit: Commit) -> int:
-        row = (
-            self._table(self.target.location, self.target.kind)
-            .history(self.table_version() - commit.version + 1)  # type: ignore[operator]
-            .filter(f"version = {commit.version}")
-            .select("operationMetrics")
-            .first()
-        )
-        return int(((row[0] if row else None) or {}).get("numOutputRows", 0))
+        One history read (with the commits' metrics) usually finds the batch's commit; the
+        page grows while other writers' commits hide it.
+        """
+        table = self._table(self.target.location, self.target.kind)
+        oldest = before if before is not None else -1
+        latest = before or 0
+        for limit in page_sizes(first=4):
+            rows = table.history(limit).select("version", "userMetadata", "operationMetrics")
+            got = [(int(r[0]), r[1], r[2]) for r in rows.collect()]
+            latest = max([latest] + [v for v, _, _ in got])
+            newer = [g for g in got if g[0] > oldest]
+            for _, text, metrics in newer:
+                meta = parse_meta(text)
+                if meta and meta["app"] == prepared.app_id and meta["batch"] == prepared.version:
+                    return False, int((metrics or {}).get("numOutputRows", 0)), latest
+            if len(newer) < len(got) or len(got) < limit:
+                break  # reached commits older than the append: ours is not among them
+        return True, 0, latest  # Delta skipped it: the txn was committed before
 
-    def _main(self, prepared: Prepared) -> tuple[bool, int, list[str]]:
-        """Append the good lines; ``(skipped, written, files with bad lines)``."""
+    def _main(self, prepared: Prepared) -> tuple[bool, int, list[str], int]:
+        """Append the good lines; ``(skipped, written, files with bad lines, version)``."""
         from pyspark.sql import Observation
 
         F = self.F
@@ -279,11 +281,11 @@ class SparkWriter:
         self._append(
             final, self.target.location, prepared.app_id, prepared.version, prepared.main_meta
         )
-        ours = self._our_commit(before, prepared)
-        if ours is None:  # Delta skipped it: the txn was committed before
-            return True, 0, []
+        skipped, written, version = self._after_append(before, prepared)
+        if skipped:
+            return True, 0, [], version
         bad = [f for f in (obs.get.get("files") or "").split("\n") if f]
-        return False, self._written(ours), bad
+        return False, written, bad, version
 
     def _existing_quarantine(self, names: list[str]) -> set[tuple[str, int | None]]:
         if not names or not self._exists(self.target.quarantine):
@@ -316,10 +318,10 @@ class SparkWriter:
 
     def write_batch(self, prepared: Prepared) -> Outcome:
         with flush_job_group(self.spark):
-            skipped, written = prepared.main_done, 0
+            skipped, written, version = prepared.main_done, 0, None
             bad_files: list[str] = []
             if prepared.readable and not prepared.main_done:
-                skipped, written, bad_files = self._main(prepared)
+                skipped, written, bad_files, version = self._main(prepared)
                 if skipped and prepared.fresh:  # the ledger is behind the table
                     return Outcome(0, self.table_version(), True)
             if prepared.readable and skipped and not prepared.q_done:
@@ -335,7 +337,9 @@ class SparkWriter:
                 if rows:
                     quarantined = self._quarantine(prepared, rows)
                     fault("during_quarantine")
-        return Outcome(written, self.table_version(), skipped, quarantined=quarantined)
+        if version is None:
+            version = self.table_version()
+        return Outcome(written, version, skipped, quarantined=quarantined)
 
 
 def _line_index(path: str) -> dict[str, list[int]]:

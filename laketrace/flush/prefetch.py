@@ -1,0 +1,127 @@
+"""Reading the next batch's spool files while the current batch is written (delta-rs).
+
+The delta-rs writer spends about a fifth of a batch encoding Parquet on one core while
+the other core idles, and DuckDB's parse of the next batch is the largest cost of a
+flush. So when the flush announces the next batch (`Prefetch.want`), the writer starts
+parsing its plain sealed files with DuckDB on a thread at the start of the current
+batch's write (`Prefetch.start`), on its own connection.
+
+A prefetched parse is only a cache: the next batch still holds, scans and decompresses
+its files as always, and uses the parsed rows of a file only if the file it holds is the
+very file that was read (same device, inode, size and modification time before and after
+the read; sealed spool files are never changed in place). Anything else (a file that was
+compressed, moved, split for a suspect line, or a parse that failed) is read again the
+ordinary way.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .scan import suspect
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .duck_read import DuckReader
+
+FileKey = tuple[int, int, int, int]
+
+
+def file_key(path: str) -> FileKey | None:
+    """What identifies one version of a file (None if it cannot be stat'ed)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class Prefetch:
+    """At most one background parse of announced files; taken by the next batch."""
+
+    def __init__(self, reader: DuckReader, checks: frozenset[str]) -> None:
+        self._reader = reader
+        self._checks = checks
+        self._scans: dict[FileKey, str | None] = {}
+        self._pa = reader.pa
+        self._con: Any = None  # its own connection: DuckDB connections are per thread
+        self._wanted: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._keys: dict[str, FileKey] = {}
+        self._table: pa.Table | None = None
+
+    def want(self, paths: list[str]) -> None:
+        """Remember the next batch's plain spool files (read when `start` is called)."""
+        self._wanted = [p for p in paths if p.endswith(".jsonl")]
+
+    def start(self) -> None:
+        """Parse the wanted files on a thread (no-op if nothing is wanted)."""
+        self.wait()
+        paths, self._wanted = self._wanted, []
+        self._keys, self._table, self._scans = {}, None, {}
+        if paths:
+            self._thread = threading.Thread(
+                target=self._run, args=(paths,), name="laketrace-prefetch", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self, paths: list[str]) -> None:
+        before = {p: file_key(p) for p in paths}
+        scans = {p: suspect(p, self._checks) for p in paths}
+        clean = [p for p in paths if scans[p] is None]
+        table = None
+        try:
+            if self._con is None:
+                self._con = self._reader.new_connection()
+            table = self._reader.select(clean, self._con) if clean else None
+        except Exception:  # any failure: the batch reads its files the ordinary way
+            pass
+        keys = {p: k for p, k in before.items() if k is not None and file_key(p) == k}
+        self._scans = {k: scans[p] for p, k in keys.items()}
+        if table is not None:
+            self._keys, self._table = {p: k for p, k in keys.items() if p in clean}, table
+
+    def scanned(self, path: str) -> tuple[bool, str | None]:
+        """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""
+        self.wait()
+        key = file_key(path)
+        if key is None or key not in self._scans:
+            return False, None
+        return True, self._scans[key]
+
+    def wait(self) -> None:
+        """Let a running parse finish (before the flush returns or another starts)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def take(self, paths: list[str]) -> tuple[pa.Table | None, set[str]]:
+        """The prefetched rows of those ``paths`` that are the files read, with ``_file``
+        naming ``paths``, and which paths they cover; the prefetch is used up."""
+        self.wait()
+        keys, table = self._keys, self._table
+        self._keys, self._table = {}, None
+        if table is None:
+            return None, set()
+        by_key = {k: p for p, k in keys.items()}
+        renamed: dict[str, str] = {}
+        for p in paths:
+            source = by_key.get(file_key(p))  # type: ignore[arg-type]
+            if source is not None and source not in renamed:
+                renamed[source] = p
+        if not renamed:
+            return None, set()
+        import pyarrow.compute as pc
+
+        pa = self._pa
+        old = pa.array(list(renamed))
+        at = pc.index_in(table.column("_file"), value_set=old)
+        table = table.filter(pc.is_valid(at))
+        at = pc.index_in(table.column("_file"), value_set=old)
+        kind = table.schema.field("_file").type
+        names = pa.array(list(renamed.values()), kind).take(at)
+        table = table.set_column(table.schema.get_field_index("_file"), "_file", names)
+        return table, set(renamed.values())

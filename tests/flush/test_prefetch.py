@@ -1,0 +1,115 @@
+"""The delta-rs read-ahead: the next batch's files parsed while a batch is written."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytest.importorskip("deltalake")
+pytest.importorskip("duckdb")
+
+import duckdb
+import pyarrow as pa
+
+from laketrace import flush_to_delta
+from laketrace.flush import prefetch as prefetch_mod
+from laketrace.flush.duck_read import DuckReader
+from laketrace.flush.prefetch import Prefetch
+from laketrace.testing import read_delta
+
+
+def _spool_file(log_dir, make_logger, n=20):
+    log = make_logger()
+    for i in range(n):
+        log.info("record {}", i)
+    log.close()
+    return next(
+        os.path.join(log_dir, f) for f in sorted(os.listdir(log_dir)) if f.endswith(".jsonl")
+    )
+
+
+def _prefetched(path):
+    reader = DuckReader(duckdb, pa)
+    pre = Prefetch(reader, frozenset({"nan", "depth"}))
+    pre.want([path])
+    pre.start()
+    pre.wait()
+    return reader, pre
+
+
+def test_prefetched_rows_are_taken_under_the_held_name(make_logger, log_dir, tmp_path):
+    """A held hard link to a prefetched file takes its rows, with ``_file`` naming the link."""
+    path = _spool_file(log_dir, make_logger)
+    reader, pre = _prefetched(path)
+    held = str(tmp_path / "held.jsonl")
+    os.link(path, held)
+    table, covered = pre.take([held])
+    assert covered == {held}
+    assert set(table.column("_file").to_pylist()) == {held}
+    assert table.equals(reader.select([held]))
+    assert pre.take([held]) == (None, set())  # used up
+
+
+def test_a_file_changed_after_the_read_is_read_again(make_logger, log_dir):
+    """A file whose size or mtime changed since it was prefetched is not taken."""
+    path = _spool_file(log_dir, make_logger)
+    _, pre = _prefetched(path)
+    with open(path, "ab") as fh:
+        fh.write(json.dumps({"ts": "2025-01-01T00:00:00Z"}).encode() + b"\n")
+    assert pre.take([path]) == (None, set())
+
+
+def test_a_failed_read_is_not_taken(tmp_path):
+    """A file DuckDB cannot parse leaves nothing to take (the batch reads it as usual)."""
+    path = str(tmp_path / "x.sealed.jsonl")
+    with open(path, "wb") as fh:
+        fh.write(b"{not json\n")
+    _, pre = _prefetched(path)
+    assert pre.take([path]) == (None, set())
+
+
+def test_read_ahead_batches_quarantine_and_ship_exactly_once(
+    make_logger, log_dir, tmp_path, monkeypatch
+):
+    """Batches read ahead still quarantine a bad line and ship every other record once."""
+    log = make_logger(rotation="2 KB")
+    for i in range(120):
+        log.info("record {}", i, pad="q" * 20)
+    log.close()
+    names = sorted(f for f in os.listdir(log_dir) if f.endswith(".jsonl"))
+    with open(os.path.join(log_dir, names[-1]), "ab") as fh:
+        fh.write(b'{"ts": "not a time", "level": "INFO", "record_id": "x"}\n')
+    with open(os.path.join(log_dir, names[-2]), "ab") as fh:  # found by the byte scan
+        fh.write(b'{"ts": "2025-01-01T00:00:00Z", "level": "INFO", "record_id": "y", "n": NaN}\n')
+    taken = []
+    real_take = Prefetch.take
+
+    def take(self, paths):
+        table, covered = real_take(self, paths)
+        taken.append(len(covered))
+        return table, covered
+
+    monkeypatch.setattr(prefetch_mod.Prefetch, "take", take)
+    target = str(tmp_path / "t")
+    res = flush_to_delta(log_dir=log_dir, path=target, batch_bytes=4_000)
+    assert res.batches > 2 and sum(taken[1:]) > 0
+    assert (res.records, res.quarantined) == (120, 2)
+    ids = read_delta(target).column("record_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 120
+    reasons = sorted(read_delta(target + "_quarantine").column("reason").to_pylist())
+    assert reasons[0].startswith("not valid JSON") and reasons[1].startswith("ts:")
+
+
+def test_the_scan_done_ahead_is_reused_only_for_the_same_file(make_logger, log_dir, tmp_path):
+    """A held link to a scanned file reuses its scan result; an unscanned file has none."""
+    path = _spool_file(log_dir, make_logger)
+    _, pre = _prefetched(path)
+    held = str(tmp_path / "held.jsonl")
+    os.link(path, held)
+    assert pre.scanned(held) == (True, None)
+    other = str(tmp_path / "other.jsonl")
+    with open(path, "rb") as src, open(other, "wb") as dst:
+        dst.write(src.read())
+    assert pre.scanned(other) == (False, None)
