@@ -17,7 +17,7 @@ from laketrace.log import live_logger, set_job_context
 from laketrace.spool.names import list_spool
 
 from . import _spark_logs
-from ._events import EventHandler, JsonSink, Py4jListener
+from ._events import EventHandler, JsonSink, Py4jListener, _streaming_listener
 from ._spark_logs import SparkLogs, jar_class
 
 DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
@@ -137,7 +137,8 @@ class ListenerHandle:
             self.errors.append("no live SparkSession for a table target; flush skipped")
             return None
         try:
-            res = flush_to_delta(spark, log_dir=log.log_dir, path=self.path, table=self.table)
+            with _spark_logs.flushing(self.spark_logs):
+                res = flush_to_delta(spark, log_dir=log.log_dir, path=self.path, table=self.table)
         except Exception as exc:  # the application never fails because of LakeTrace
             msg = f"LakeTrace automatic flush failed: {exc!r}"
             self.errors.append(msg)
@@ -380,36 +381,6 @@ def _jvm_listener(sc: Any, sink: JsonSink) -> Any:
     )
     listener.setSink(sink)  # a plain method call: py4j passes the Python proxy fine
     return listener
-
-
-def _streaming_listener(handler: EventHandler) -> Any:
-    """A Python StreamingQueryListener, for the py4j fallback only (it adds a bus queue)."""
-    from pyspark.sql.streaming import StreamingQueryListener
-
-    class LakeTraceStreamingListener(StreamingQueryListener):
-        def onQueryStarted(self, event: Any) -> None:
-            handler.safely(handler.query_started, str(event.id), str(event.runId), event.name)
-
-        def onQueryProgress(self, event: Any) -> None:
-            p = event.progress
-            handler.safely(
-                handler.query_progress,
-                str(p.id),
-                p.name,
-                p.batchId,
-                p.numInputRows,
-                p.processedRowsPerSecond or 0.0,
-            )
-
-        def onQueryIdle(self, event: Any) -> None:
-            pass
-
-        def onQueryTerminated(self, event: Any) -> None:
-            handler.safely(
-                handler.query_terminated, str(event.id), str(event.runId), event.exception
-            )
-
-    return LakeTraceStreamingListener()
 
 
 def _wrap_stop(handle: ListenerHandle) -> None:

@@ -9,7 +9,9 @@ seals its file before every flush and detaches it at ``uninstall()``/``spark.sto
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from laketrace import LakeTraceLogger, runtime
@@ -130,6 +132,28 @@ class SparkLogs:
             }
         except Exception:
             return {"written": 0, "suppressed": 0, "dropped": 0}
+
+
+@contextlib.contextmanager
+def flushing(logs: SparkLogs | None) -> Iterator[None]:
+    """Mark a LakeTrace flush for the appender: Spark's scheduler threads carry no job group,
+    so while it runs their INFO-and-below events are not captured (WARN and above are,
+    unless they name a job or stage of the flush job group)."""
+    if logs is None or not logs.attached:
+        yield
+        return
+    try:
+        logs.appender.flushing(True)
+    except Exception:  # the JVM is gone: nothing to mark
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            logs.appender.flushing(False)
+        except Exception:
+            pass
 
 
 def attach(spark: Any, logger: LakeTraceLogger, level: str, *, limit: int) -> SparkLogs:

@@ -63,6 +63,7 @@ def test_committed_jar_matches_the_java_source(tmp_path):
         sorted(_classes(str(built)))
         == sorted(_classes(JAR))
         == [
+            "io/laketrace/FlushWork.class",
             "io/laketrace/LakeTraceAppender$1.class",
             "io/laketrace/LakeTraceAppender$Control.class",
             "io/laketrace/LakeTraceAppender$Item.class",

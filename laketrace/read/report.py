@@ -263,28 +263,7 @@ def render(data: dict[str, Any], *, source: str, plotly_js: str) -> str:
         f"{len(runs)} most recent run(s)</div>",
         "<h2>Runs</h2>",
     ]
-    if not runs:
-        parts.append("<p class='empty'>The table has no records yet.</p>")
-    else:
-        parts.append(
-            "<table><tr><th>run_id</th><th>app</th><th>runtime</th><th>start (UTC)</th>"
-            "<th>duration</th><th>records</th><th>errors</th><th>warnings</th>"
-            "<th>first error</th><th>Spark errors</th><th>Spark warnings</th></tr>"
-        )
-        for r in runs:
-            errors = int(r["errors"] or 0)
-            parts.append(
-                f"<tr><td><code>{_e(r['run_id'] or NO_RUN)}</code></td><td>{_e(r['app_name'])}"
-                f"</td><td>{_e(r['runtime'])}</td><td>{_e(_fmt_ts(r['start_ts']))}</td>"
-                f"<td class='num'>{float(r['duration_s'] or 0):.1f} s</td>"
-                f"<td class='num'>{int(r['records']):,}</td>"
-                f"<td class='num{' err' if errors else ''}'>{errors:,}</td>"
-                f"<td class='num'>{int(r['warnings'] or 0):,}</td>"
-                f"<td>{_e(r['first_error'])}</td>"
-                f"<td class='num'>{int(r.get('spark_errors') or 0):,}</td>"
-                f"<td class='num'>{int(r.get('spark_warnings') or 0):,}</td></tr>"
-            )
-        parts.append("</table>")
+    parts.extend(_runs_section(runs))
     parts.append("<h2>Timelines (records per time bin, by level)</h2>")
     figures = _figures(data)
     for fig, r in zip(figures, runs, strict=True):
@@ -331,6 +310,34 @@ def render(data: dict[str, Any], *, source: str, plotly_js: str) -> str:
     )
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _runs_section(runs: list[dict[str, Any]]) -> list[str]:
+    """The table of runs, with the app's and Spark's error and warning counts."""
+    parts: list[str] = []
+    if not runs:
+        parts.append("<p class='empty'>The table has no records yet.</p>")
+    else:
+        parts.append(
+            "<table><tr><th>run_id</th><th>app</th><th>runtime</th><th>start (UTC)</th>"
+            "<th>duration</th><th>records</th><th>errors</th><th>warnings</th>"
+            "<th>first error</th><th>Spark errors</th><th>Spark warnings</th></tr>"
+        )
+        for r in runs:
+            errors = int(r["errors"] or 0)
+            parts.append(
+                f"<tr><td><code>{_e(r['run_id'] or NO_RUN)}</code></td><td>{_e(r['app_name'])}"
+                f"</td><td>{_e(r['runtime'])}</td><td>{_e(_fmt_ts(r['start_ts']))}</td>"
+                f"<td class='num'>{float(r['duration_s'] or 0):.1f} s</td>"
+                f"<td class='num'>{int(r['records']):,}</td>"
+                f"<td class='num{' err' if errors else ''}'>{errors:,}</td>"
+                f"<td class='num'>{int(r['warnings'] or 0):,}</td>"
+                f"<td>{_e(r['first_error'])}</td>"
+                f"<td class='num'>{int(r.get('spark_errors') or 0):,}</td>"
+                f"<td class='num'>{int(r.get('spark_warnings') or 0):,}</td></tr>"
+            )
+        parts.append("</table>")
+    return parts
 
 
 def _spark_section(rows: list[dict[str, Any]]) -> list[str]:

@@ -183,3 +183,29 @@ def test_uninstall_detaches_and_seals(spark_warn, make_logger, log_dir):
     files = [n for _, n in list_spool(log_dir) if n.logger.endswith(".spark")]
     assert files and all(n.sealed for n in files)
     assert [r["msg"] for r in _spark_records(log_dir)] == ["while attached"]
+
+
+def test_a_real_flush_at_info_leaves_no_records_while_user_jobs_do(
+    spark, make_logger, log_dir, tmp_path
+):
+    """At INFO, a user job's scheduler and executor events are captured, but nothing of a
+    LakeTrace flush's Spark jobs (logged on threads without its job group) is."""
+    sc = spark.sparkContext
+    sc.setLogLevel("INFO")
+    jl = _jlog(spark, "lt.marker")
+    log = make_logger(path=str(tmp_path / "lake"))
+    handle = spark_listener.install(spark, log, flush_interval="1 h", spark_logs="INFO")
+    try:
+        log.info("something to flush")
+        spark.range(10).count()
+        jl.info("before flush")
+        assert handle.flush() is not None
+        jl.info("after flush")
+    finally:
+        handle.uninstall()
+        sc.setLogLevel("ERROR")
+    msgs = [(r["logger"], r["msg"]) for r in _spark_records(log_dir)]
+    start = msgs.index(("lt.marker", "before flush"))
+    assert msgs[start : start + 2] == [("lt.marker", "before flush"), ("lt.marker", "after flush")]
+    user_job = [m for lg, m in msgs[:start] if lg.startswith("org.apache.spark.scheduler.")]
+    assert user_job  # the user's own job is captured

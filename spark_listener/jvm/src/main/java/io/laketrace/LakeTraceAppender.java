@@ -16,6 +16,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.apache.logging.log4j.Level;
@@ -38,7 +39,10 @@ import org.apache.spark.TaskContext;
  * <p>Spark's logging thread only copies the event and offers it to a bounded queue (a full
  * queue drops and counts the event, never blocks); one writer thread encodes and writes.
  * Not captured: events of LakeTrace's own flush jobs (the job group in the thread's Spark
- * local properties or task context), of io.laketrace classes and of the writer thread.
+ * local properties or task context; on Spark's scheduler threads, which have no job group,
+ * a message naming a job or stage the listener saw start in that group, and while a flush
+ * runs, Spark's own INFO-and-below events of such threads), of io.laketrace classes and of
+ * the writer thread.
  * At most {@code limit} events per {@code windowMs} pass per logger and message template;
  * the rest are counted and reported in one summary record when the window ends or the file
  * is sealed. Compiled for Java 8 against log4j 2.20 (Spark 3.5's; Spark 4 ships 2.24).
@@ -48,6 +52,7 @@ public final class LakeTraceAppender extends AbstractAppender {
     private static final String GROUP_PROP = "spark.jobGroup.id";
     private static final int MAX_KEYS = 10000;
     private static final int MAX_FRAMES = 256;
+    private final AtomicInteger flushing = new AtomicInteger();
     private static final DateTimeFormatter TS =
             DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
 
@@ -79,6 +84,7 @@ public final class LakeTraceAppender extends AbstractAppender {
         this.sc = sc;
         this.out = out;
         this.flushGroup = flushGroup;
+        FlushWork.group = flushGroup;
         this.tail = tail;
         this.limit = limit;
         this.windowMs = windowMs;
@@ -137,6 +143,15 @@ public final class LakeTraceAppender extends AbstractAppender {
     /** Write what is queued (and pending summaries) and seal the current file; returns the sealed path or null. */
     public String seal() {
         return control(false);
+    }
+
+    /** Python marks the span of a LakeTrace flush ({@code true} at its start, {@code false} at its end). */
+    public void flushing(boolean on) {
+        if (on) {
+            flushing.incrementAndGet();
+        } else if (flushing.decrementAndGet() < 0) {
+            flushing.set(0);
+        }
     }
 
     public long dropped() {
@@ -230,6 +245,15 @@ public final class LakeTraceAppender extends AbstractAppender {
         String msg = m == null ? null : m.getFormattedMessage();
         it.msg = msg == null ? "" : msg;
         it.logger = name == null ? "" : name;
+        if (it.group == null && it.logger.startsWith("org.apache.spark.")) {
+            // Spark's scheduler threads carry no job group: recognise flush work otherwise
+            if (FlushWork.named(it.msg)) {
+                return;
+            }
+            if (flushing.get() > 0 && e.getLevel() != null && e.getLevel().intLevel() > 300) {
+                return;
+            }
+        }
         if (limit > 0 && !admit(it.logger, template(m, it.msg), e.getTimeMillis())) {
             return;
         }
