@@ -43,7 +43,8 @@ def _attached(spark: Any) -> bool:
     ctx = sc._jvm.org.apache.logging.log4j.LogManager.getContext(
         sc._jsc.sc().getClass().getClassLoader(), False
     )
-    return bool(ctx.getConfiguration().getRootLogger().getAppenders().containsKey(APPENDER))
+    names = ctx.getConfiguration().getRootLogger().getAppenders().keySet().toArray()
+    return any(str(n).startswith(APPENDER) for n in names)
 
 
 def _spark_records(log_dir: str) -> list[dict[str, Any]]:
@@ -209,3 +210,26 @@ def test_a_real_flush_at_info_leaves_no_records_while_user_jobs_do(
     assert msgs[start : start + 2] == [("lt.marker", "before flush"), ("lt.marker", "after flush")]
     user_job = [m for lg, m in msgs[:start] if lg.startswith("org.apache.spark.scheduler.")]
     assert user_job  # the user's own job is captured
+
+
+def test_two_handles_capture_and_detach_independently(spark_warn, make_logger, log_dir):
+    """Two loggers' appenders both capture; uninstalling one leaves the other attached."""
+    jl = _jlog(spark_warn, "lt.two")
+    first, second = make_logger(), make_logger()
+    h1 = spark_listener.install(spark_warn, first, flush_interval="1 h")
+    h2 = spark_listener.install(spark_warn, second, flush_interval="1 h")
+    try:
+        jl.warn("both")
+        h2.uninstall()
+        assert _attached(spark_warn)
+        jl.warn("first only")
+    finally:
+        h1.uninstall()
+        h2.uninstall()
+    assert not _attached(spark_warn)
+    from spark_listener._spark_logs import SUFFIX
+
+    def msgs(log: Any) -> list[str]:
+        return [r["msg"] for r in spool_records(log_dir, logger=f"{log.name}.{SUFFIX}")]
+
+    assert msgs(first) == ["both", "first only"] and msgs(second) == ["both"]

@@ -37,7 +37,8 @@ STOP = textwrap.dedent(
     appender = handle.spark_logs.appender
     spark.stop()   # wrapped by install: detaches the appender, flushes, then stops
     root = jvm.org.apache.logging.log4j.LogManager.getContext(False).getConfiguration()
-    assert not root.getRootLogger().getAppenders().containsKey("LakeTraceSparkLogs")
+    names = root.getRootLogger().getAppenders().keySet().toArray()
+    assert not [n for n in names if str(n).startswith("LakeTraceSparkLogs")], list(names)
     assert not appender.isAttached()
     rows = read_delta("lakehouse/logs", ["msg", "source", "record_id"]).to_pylist()
     assert [r["msg"] for r in rows if r["source"] == "spark"] == ["the JVM before stop"], rows
@@ -67,7 +68,7 @@ CRASH = textwrap.dedent(
         appender.activePath() and os.path.getsize(appender.activePath()) > 0
     ):
         time.sleep(0.05)
-    print(json.dumps({"path": appender.activePath()}), flush=True)
+    print("LT-READY " + json.dumps({"path": appender.activePath()}), flush=True)
     sys.stdin.read()  # until killed
     """
 )
@@ -104,8 +105,13 @@ def test_kill_9_leaves_a_file_recover_seals(tmp_path):
         start_new_session=True,
     )
     try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        path = json.loads(line)["path"]
+        seen = []
+        for line in proc.stdout or ():  # Spark may print other lines (ivy) to stdout first
+            seen.append(line)
+            if line.startswith("LT-READY "):
+                break
+        assert seen and seen[-1].startswith("LT-READY "), "".join(seen)[-3000:]
+        path = json.loads(seen[-1][len("LT-READY ") :])["path"]
         spool = str(tmp_path / "spool")
         assert path in recover(spool).live  # the JVM holds its lock: not sealed
     finally:

@@ -52,6 +52,7 @@ public final class LakeTraceAppender extends AbstractAppender {
     private static final String GROUP_PROP = "spark.jobGroup.id";
     private static final int MAX_KEYS = 10000;
     private static final int MAX_FRAMES = 256;
+    private static final AtomicInteger ATTACHED = new AtomicInteger();
     private final AtomicInteger flushing = new AtomicInteger();
     private static final DateTimeFormatter TS =
             DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
@@ -80,7 +81,8 @@ public final class LakeTraceAppender extends AbstractAppender {
 
     private LakeTraceAppender(SparkContext sc, SpoolWriter out, String flushGroup, String tail,
             int limit, long windowMs, int capacity) {
-        super("LakeTraceSparkLogs", null, null, true, Property.EMPTY_ARRAY);
+        // a name of its own: log4j ignores a second appender of the same name on a logger
+        super("LakeTraceSparkLogs-" + ATTACHED.incrementAndGet(), null, null, true, Property.EMPTY_ARRAY);
         this.sc = sc;
         this.out = out;
         this.flushGroup = flushGroup;
