@@ -6,7 +6,14 @@ paired rounds; target <= 3%), the events Spark's listener bus dropped (its own
 ``numDroppedEvents`` counters; target 0), and how long after the job the listener had
 seen its end (target: the listener-bus backlog drains within 5 s).
 
+Then (``--part spark_logs``) the cost of capturing Spark's own driver log: the listener
+without capture, with ``spark_logs="WARN"`` and with ``"INFO"``, side by side in ABCCBA
+order, with Spark's root logger at INFO (Spark's default for applications; the console
+keeps WARN so the terminal is not part of the measurement); targets: WARN <= 3%, INFO
+<= 10%, events the appender dropped at WARN: 0.
+
     .venv/bin/python benchmarks/bench_listener.py [--tasks 20000] [--rounds 6]
+        [--part all|listener|spark_logs]
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -25,6 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--part", choices=("all", "listener", "spark_logs"), default="all")
     ap.add_argument(
         "--driver-memory",
         default="4g",
@@ -60,7 +69,7 @@ def main() -> None:
 
     def with_listener() -> tuple[float, float, str]:
         handle = spark_listener.install(
-            spark, log, path=os.path.join(tmp, "t"), flush_interval="1 h"
+            spark, log, path=os.path.join(tmp, "t"), flush_interval="1 h", spark_logs=None
         )
         handle.flusher.last = time.monotonic()  # no automatic flush inside the measurement
         ended = handle.handler.jobs_ended
@@ -75,6 +84,14 @@ def main() -> None:
         return took, drained, kind
 
     job()  # warm up
+    if args.part in ("all", "listener"):
+        _listener_part(args, job, with_listener, dropped)
+    if args.part in ("all", "spark_logs"):
+        _spark_logs_part(args, spark, log, tmp, job)
+    spark.stop()
+
+
+def _listener_part(args: argparse.Namespace, job: Any, with_listener: Any, dropped: Any) -> None:
     without, with_, drain, ratios = [], [], [], []
     kind = ""
     for r in range(args.rounds):
@@ -108,7 +125,73 @@ def main() -> None:
         f"events dropped by Spark's listener bus (its numDroppedEvents counters): {lost} "
         f"(target 0) {'MET' if lost == 0 else 'MISSED'}"
     )
-    spark.stop()
+
+
+def _root_at_info(spark: Any) -> None:
+    """Spark's root logger at INFO, its console appender kept at WARN."""
+    jvm = spark.sparkContext._jvm
+    level = jvm.org.apache.logging.log4j.Level
+    ctx = jvm.org.apache.logging.log4j.LogManager.getContext(
+        spark.sparkContext._jsc.sc().getClass().getClassLoader(), False
+    )
+    root = ctx.getConfiguration().getRootLogger()
+    for name in list(root.getAppenders().keySet().toArray()):
+        appender = root.getAppenders().get(name)
+        root.removeAppender(name)
+        root.addAppender(appender, level.WARN, None)
+    root.setLevel(level.INFO)
+    ctx.updateLoggers()
+
+
+def _spark_logs_part(args: argparse.Namespace, spark: Any, log: Any, tmp: str, job: Any) -> None:
+    import spark_listener
+
+    _root_at_info(spark)
+    arms = (None, "WARN", "INFO")
+    times: dict[Any, list[float]] = {a: [] for a in arms}
+    counts: dict[Any, dict[str, int]] = {a: {} for a in arms}
+
+    def run(arm: Any) -> float:
+        handle = spark_listener.install(
+            spark, log, path=os.path.join(tmp, "t"), flush_interval="1 h", spark_logs=arm
+        )
+        assert handle.flusher is not None
+        handle.flusher.last = time.monotonic()  # no automatic flush inside the measurement
+        took = job()
+        if handle.spark_logs is not None:
+            handle.spark_logs.seal()
+            for k, v in handle.spark_logs.counts().items():
+                counts[arm][k] = counts[arm].get(k, 0) + v
+        handle.uninstall()
+        return took
+
+    job()  # warm up at INFO
+    for r in range(args.rounds):
+        order = arms if r % 2 == 0 else arms[::-1]  # ABC CBA
+        got = {a: run(a) for a in order}
+        for a in arms:
+            times[a].append(got[a])
+        print(
+            f"round {r + 1}: off {got[None]:.2f}s, WARN {got['WARN']:.2f}s "
+            f"({(got['WARN'] / got[None] - 1) * 100:+.1f}%), INFO {got['INFO']:.2f}s "
+            f"({(got['INFO'] / got[None] - 1) * 100:+.1f}%)"
+        )
+    for arm, target in (("WARN", 0.03), ("INFO", 0.10)):
+        best = min(times[arm]) / min(times[None]) - 1
+        med = statistics.median(b / a for a, b in zip(times[None], times[arm], strict=True)) - 1
+        c = counts[arm]
+        print(
+            f"spark_logs={arm!r} on the {args.tasks:,}-task job (root logger at INFO): overhead "
+            f"best-of {best * 100:+.1f}%, median of paired rounds {med * 100:+.1f}% (target <= "
+            f"{target * 100:.0f}%) {'MET' if max(best, med) <= target else 'MISSED'}; records "
+            f"written {c.get('written', 0):,}, rate-limited {c.get('suppressed', 0):,}, dropped "
+            f"{c.get('dropped', 0):,}"
+            + (
+                f" (target 0) {'MET' if c.get('dropped', 0) == 0 else 'MISSED'}"
+                if arm == "WARN"
+                else ""
+            )
+        )
 
 
 if __name__ == "__main__":

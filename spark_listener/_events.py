@@ -390,3 +390,33 @@ class Py4jListener:
 
     def onApplicationEnd(self, e: Any) -> None:
         self.handler.safely(self.handler.app_ended)
+
+
+def _streaming_listener(handler: EventHandler) -> Any:
+    """A Python StreamingQueryListener, for the py4j fallback only (it adds a bus queue)."""
+    from pyspark.sql.streaming import StreamingQueryListener
+
+    class LakeTraceStreamingListener(StreamingQueryListener):
+        def onQueryStarted(self, event: Any) -> None:
+            handler.safely(handler.query_started, str(event.id), str(event.runId), event.name)
+
+        def onQueryProgress(self, event: Any) -> None:
+            p = event.progress
+            handler.safely(
+                handler.query_progress,
+                str(p.id),
+                p.name,
+                p.batchId,
+                p.numInputRows,
+                p.processedRowsPerSecond or 0.0,
+            )
+
+        def onQueryIdle(self, event: Any) -> None:
+            pass
+
+        def onQueryTerminated(self, event: Any) -> None:
+            handler.safely(
+                handler.query_terminated, str(event.id), str(event.runId), event.exception
+            )
+
+    return LakeTraceStreamingListener()

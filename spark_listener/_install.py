@@ -16,9 +16,9 @@ from laketrace._units import parse_duration, parse_size
 from laketrace.log import live_logger, set_job_context
 from laketrace.spool.names import list_spool
 
-from ._events import EventHandler, JsonSink, Py4jListener
-
-JAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm", "laketrace-listener.jar")
+from . import _spark_logs
+from ._events import EventHandler, JsonSink, Py4jListener, _streaming_listener
+from ._spark_logs import SparkLogs, jar_class
 
 DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 
@@ -89,6 +89,8 @@ class ListenerHandle:
     queue: str = "none"
     flusher: Flusher | None = None
     handler: EventHandler | None = None
+    #: the JVM appender writing Spark's driver log into the spool (None: off or unavailable)
+    spark_logs: SparkLogs | None = None
     results: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _orig_stop: Any = None
@@ -128,12 +130,15 @@ class ListenerHandle:
         if self.target_from_config:
             self.path, self.table = log.config.path, log.config.table
         log.close()  # seal: the records so far become shippable
+        if self.spark_logs is not None:
+            self.spark_logs.seal()
         spark = self.spark if spark_ok and _spark_alive(self.spark) else None
         if spark is None and self.table is not None:
             self.errors.append("no live SparkSession for a table target; flush skipped")
             return None
         try:
-            res = flush_to_delta(spark, log_dir=log.log_dir, path=self.path, table=self.table)
+            with _spark_logs.flushing(self.spark_logs):
+                res = flush_to_delta(spark, log_dir=log.log_dir, path=self.path, table=self.table)
         except Exception as exc:  # the application never fails because of LakeTrace
             msg = f"LakeTrace automatic flush failed: {exc!r}"
             self.errors.append(msg)
@@ -147,6 +152,7 @@ class ListenerHandle:
         if not self._active:
             return
         self._active = False
+        self.detach_spark_logs()
         if self.flusher is not None:
             self.flusher.stop_event.set()
             self.flusher.wake.set()
@@ -175,6 +181,16 @@ class ListenerHandle:
             for key, h in list(_installed.items()):
                 if h is self:
                     del _installed[key]
+
+    def detach_spark_logs(self) -> None:
+        """Stop capturing Spark's log: the appender leaves the root logger, its file is sealed."""
+        if self.spark_logs is not None:
+            self.spark_logs.detach()
+
+    @property
+    def spark_logs_dropped(self) -> int:
+        """Spark log events the appender dropped because its buffer was full."""
+        return self.spark_logs.counts()["dropped"] if self.spark_logs is not None else 0
 
 
 def _spark_context(spark: Any) -> Any:
@@ -205,6 +221,8 @@ def install(
     table: str | None = None,
     flush_interval: str | float = "5 min",
     flush_bytes: str | int = DEFAULT_FLUSH_BYTES,
+    spark_logs: str | bool | None = "WARN",
+    spark_logs_limit: int = _spark_logs.DEFAULT_LIMIT,
 ) -> ListenerHandle:
     """Register LakeTrace's listener on ``spark``; logs then land in Delta automatically.
 
@@ -217,12 +235,18 @@ def install(
       ``flush_interval``, sooner when ``flush_bytes`` of sealed data wait), before
       ``spark.stop()``, at application end and at interpreter exit.
 
+    * Spark's own driver log (log4j2) at ``spark_logs`` and above (``"WARN"``; None/False:
+      off) becomes ``source="spark"`` records written by the JVM into the same spool, at
+      most ``spark_logs_limit`` per minute per Spark logger and message (then one summary).
+
     Calling it again for the same session and logger returns the same handle. On Spark
     Connect, serverless/shared compute or any registration error it logs one WARNING and
     falls back to a periodic timer plus an exit-time flush (on Connect through the Connect
     writer, `laketrace.flush.connect`).
     """
     interval = _interval(flush_interval)
+    spark_level = _spark_logs.parse_spark_logs(spark_logs)
+    limit = _spark_logs.parse_limit(spark_logs_limit)
     fbytes = parse_size(flush_bytes) if isinstance(flush_bytes, str) else int(flush_bytes)
     if fbytes is None or fbytes <= 0:
         raise ValueError(
@@ -258,12 +282,26 @@ def install(
             reason,
             interval,
         )
+    if spark_level is not None and not runtime.is_connect_session(spark):
+        _attach_spark_logs(handle, spark_level, limit)
     handle.flusher = Flusher(handle)
     _wrap_stop(handle)
     _register_exit(handle)
     with _lock:
         _installed[key] = handle
     return handle
+
+
+def _attach_spark_logs(handle: ListenerHandle, level: str, limit: int) -> None:
+    try:
+        handle.spark_logs = _spark_logs.attach(handle.spark, handle.logger, level, limit=limit)
+    except Exception as exc:
+        handle.logger.warning(
+            "LakeTrace cannot capture Spark's driver log ({}: {}); Spark log records are "
+            "off, everything else works as before.",
+            type(exc).__name__,
+            str(exc)[:300],
+        )
 
 
 def _interval(value: str | float) -> float:
@@ -299,6 +337,7 @@ def _register(handle: ListenerHandle) -> None:
     def app_end() -> None:
         h = hwr()
         if h is not None and h.flusher is not None:
+            h.detach_spark_logs()  # the context is gone: seal what Spark logged for the flush
             h.flusher.request(force=True)
 
     handler = EventHandler(handle.logger.name, job_end, app_end)
@@ -341,60 +380,16 @@ def _add_listener(sc: Any, listener: Any, *, own_queue: bool) -> str:
     return "shared"
 
 
-_loaded_classes: dict[int, Any] = {}
-
-
 def _jvm_listener(sc: Any, sink: JsonSink) -> Any:
     """Load io.laketrace.LakeTraceListener from the shipped jar into the driver JVM."""
-    if not os.path.exists(JAR):
-        raise FileNotFoundError(JAR)
     gateway = sc._gateway
     jvm = sc._jvm
-    # load the class once per JVM: py4j caches reflected methods by class name, so a
-    # second copy from another class loader would break calls on the first
-    cls = _loaded_classes.get(id(gateway))
-    if cls is None:
-        urls = gateway.new_array(jvm.java.net.URL, 1)
-        urls[0] = jvm.java.io.File(JAR).toURI().toURL()
-        parent = sc._jsc.sc().getClass().getClassLoader()
-        loader = jvm.java.net.URLClassLoader(urls, parent)
-        cls = loader.loadClass("io.laketrace.LakeTraceListener")
-        _loaded_classes[id(gateway)] = cls
+    cls = jar_class(sc, "io.laketrace.LakeTraceListener")
     listener = cls.getConstructor(gateway.new_array(jvm.java.lang.Class, 0)).newInstance(
         gateway.new_array(jvm.java.lang.Object, 0)
     )
     listener.setSink(sink)  # a plain method call: py4j passes the Python proxy fine
     return listener
-
-
-def _streaming_listener(handler: EventHandler) -> Any:
-    """A Python StreamingQueryListener, for the py4j fallback only (it adds a bus queue)."""
-    from pyspark.sql.streaming import StreamingQueryListener
-
-    class LakeTraceStreamingListener(StreamingQueryListener):
-        def onQueryStarted(self, event: Any) -> None:
-            handler.safely(handler.query_started, str(event.id), str(event.runId), event.name)
-
-        def onQueryProgress(self, event: Any) -> None:
-            p = event.progress
-            handler.safely(
-                handler.query_progress,
-                str(p.id),
-                p.name,
-                p.batchId,
-                p.numInputRows,
-                p.processedRowsPerSecond or 0.0,
-            )
-
-        def onQueryIdle(self, event: Any) -> None:
-            pass
-
-        def onQueryTerminated(self, event: Any) -> None:
-            handler.safely(
-                handler.query_terminated, str(event.id), str(event.runId), event.exception
-            )
-
-    return LakeTraceStreamingListener()
 
 
 def _wrap_stop(handle: ListenerHandle) -> None:
@@ -405,8 +400,10 @@ def _wrap_stop(handle: ListenerHandle) -> None:
         return
 
     def stop_with_flush(*args: Any, **kwargs: Any) -> Any:
-        # flush first, while the session can still run the flush's Spark jobs
+        # flush first, while the session can still run the flush's Spark jobs; Spark's
+        # log capture ends before, so its file is sealed and shipped by this flush
         if handle._active and handle.flusher is not None:
+            handle.detach_spark_logs()
             handle.flusher.flush_now()
             handle.uninstall()
         return orig(*args, **kwargs)

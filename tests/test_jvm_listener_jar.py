@@ -62,7 +62,16 @@ def test_committed_jar_matches_the_java_source(tmp_path):
     assert (
         sorted(_classes(str(built)))
         == sorted(_classes(JAR))
-        == ["io/laketrace/LakeTraceListener.class"]
+        == [
+            "io/laketrace/FlushWork.class",
+            "io/laketrace/LakeTraceAppender$1.class",
+            "io/laketrace/LakeTraceAppender$Control.class",
+            "io/laketrace/LakeTraceAppender$Item.class",
+            "io/laketrace/LakeTraceAppender$Window.class",
+            "io/laketrace/LakeTraceAppender.class",
+            "io/laketrace/LakeTraceListener.class",
+            "io/laketrace/SpoolWriter.class",
+        ]
     )
     assert _bytecode(str(built), str(fresh)) == _bytecode(JAR, str(committed)), (
         "spark_listener/jvm/laketrace-listener.jar is stale: run scripts/build_jvm_listener"

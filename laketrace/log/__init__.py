@@ -4,6 +4,7 @@ from other sources, and the process-wide registry with its fork and exit hooks."
 
 from __future__ import annotations
 
+from .companion import CompanionFiles, companion_prefix
 from .compat import Logger, create_logger, stop_spark_if_active
 from .context import set_job_context
 from .driver_link import connect_executors
@@ -16,10 +17,12 @@ from .structured import mask_pii
 connect_executors()  # executor proxies on the driver log through these loggers
 
 __all__ = [
+    "CompanionFiles",
     "ExternalSource",
     "LakeTraceLogger",
     "Logger",
     "capture_stdlib",
+    "companion_prefix",
     "create_logger",
     "escape_format_strings",
     "escape_newlines",

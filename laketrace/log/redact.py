@@ -92,11 +92,13 @@ class Redactor:
     Picklable (it pickles as its config), so executor-side loggers carry it into tasks.
     """
 
-    __slots__ = ("_builtin", "_custom", "_names", "_pii", "spec")
+    __slots__ = ("_builtin", "_custom", "_names", "_pii", "secrets", "spec")
 
     def __init__(self, spec: object, builtin: list[str], custom: list[re.Pattern[str]]) -> None:
         self.spec = spec
         secrets = [n for n in builtin if n in SECRET_PATTERNS]
+        #: the chosen built-in secret patterns by name (handed to the JVM log appender)
+        self.secrets = tuple(secrets)
         pii = [n for n in builtin if n in PII_PATTERNS]
         self._builtin = SecretMatcher(secrets) if secrets else None
         self._pii = PiiMasker(pii) if pii else None
@@ -105,6 +107,15 @@ class Redactor:
 
     def __reduce__(self) -> tuple:
         return (compile_redactor, (self.spec,))
+
+    def secret_regexes(self) -> list[str]:
+        """The chosen built-in secret patterns as portable regexes (`builtin_patterns`), for
+        writers outside Python (the JVM appender masks with them exactly as `SecretMatcher`).
+
+        >>> compile_redactor(["bearer"]).secret_regexes() == [builtin_patterns()["bearer"]]
+        True
+        """
+        return [BUILTIN_PATTERNS[n] for n in self.secrets]
 
     def __call__(self, text: str) -> str:
         """``text`` with every pattern's secret part replaced by ``***``."""

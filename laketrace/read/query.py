@@ -2,8 +2,8 @@
 
 Without Spark the table is read with delta-rs as an Arrow dataset and queried with DuckDB
 (no extension downloads); with Spark, ``spark.sql`` runs over the Delta table. Either way
-the table is visible as ``logs``, with ``logs_errors`` and ``logs_runs`` beside it (and
-``logs_quarantine`` when it exists).
+the table is visible as ``logs``, with ``logs_errors``, ``logs_runs`` and ``logs_spark``
+(Spark's own driver warnings and errors) beside it (and ``logs_quarantine`` when it exists).
 
 >>> import laketrace
 >>> laketrace.query("SELECT level, count(*) FROM logs GROUP BY level",
@@ -36,6 +36,17 @@ def errors_sql(source: str) -> str:
     )
 
 
+def spark_sql(source: str) -> str:
+    """SQL of the Spark view: Spark's own driver warnings and errors (``source = 'spark'``,
+    captured by the listener's log appender), one row per run, level, logger and message."""
+    return (
+        "SELECT run_id, level, max(level_no) AS level_no, logger, msg, count(*) AS n, "
+        "min(ts) AS first_ts, max(ts) AS last_ts, max(exception['class']) AS exception_class "
+        f"FROM {source} WHERE source = 'spark' AND level_no >= 30 "
+        "GROUP BY run_id, level, logger, msg"
+    )
+
+
 def runs_sql(source: str, *, dialect: str) -> str:
     """SQL of the runs view: one row per run_id with time span and counts per level."""
     if dialect == "spark":
@@ -47,20 +58,24 @@ def runs_sql(source: str, *, dialect: str) -> str:
         "SELECT run_id, max(app_id) AS app_id, max(app_name) AS app_name, "
         "max(runtime) AS runtime, min(ts) AS start_ts, max(ts) AS end_ts, "
         f"{duration} AS duration_s, count(*) AS records, {counts}, "
-        "min_by(msg, ts) FILTER (WHERE level_no >= 40) AS first_error "
+        "min_by(msg, ts) FILTER (WHERE level_no >= 40) AS first_error, "
+        "count_if(source = 'spark' AND level_no >= 40) AS spark_error_count, "
+        "count_if(source = 'spark' AND level = 'WARNING') AS spark_warning_count "
         f"FROM {source} GROUP BY run_id"
     )
 
 
 def create_views(spark: Any, table: str) -> dict[str, str]:
-    """Create ``<table>_errors`` and ``<table>_runs`` views for a catalog table or a path.
+    """Create ``<table>_errors``, ``<table>_runs`` and ``<table>_spark`` views for a catalog
+    table or a path.
 
     For a catalog table the views are created next to it (``CREATE OR REPLACE VIEW``);
     for a path (``./lakehouse/laketrace_logs``, ``abfss://...``) they are temporary views
-    named after the last path component. Returns ``{"errors": name, "runs": name}``.
+    named after the last path component. Returns ``{"errors": name, "runs": name, "spark":
+    name}``.
 
-    >>> laketrace.create_views(spark, "main.ops.app_logs")  # doctest: +SKIP
-    {'errors': 'main.ops.app_logs_errors', 'runs': 'main.ops.app_logs_runs'}
+    >>> laketrace.create_views(spark, "main.ops.app_logs")["runs"]  # doctest: +SKIP
+    'main.ops.app_logs_runs'
     """
     is_path = "/" in table or table.startswith(("abfss:", "dbfs:", "s3:", "file:"))
     if is_path:
@@ -72,9 +87,10 @@ def create_views(spark: Any, table: str) -> dict[str, str]:
         source = table
         base = table
         kind = "VIEW"
-    names = {"errors": f"{base}_errors", "runs": f"{base}_runs"}
+    names = {"errors": f"{base}_errors", "runs": f"{base}_runs", "spark": f"{base}_spark"}
     spark.sql(f"CREATE OR REPLACE {kind} {names['errors']} AS {errors_sql(source)}")
     spark.sql(f"CREATE OR REPLACE {kind} {names['runs']} AS {runs_sql(source, dialect='spark')}")
+    spark.sql(f"CREATE OR REPLACE {kind} {names['spark']} AS {spark_sql(source)}")
     return names
 
 
@@ -98,7 +114,8 @@ def query(
     spark: Any = None,
     storage_options: Mapping[str, str] | None = None,
 ) -> Any:
-    """Run ``sql`` over the log table (visible as ``logs``, ``logs_errors``, ``logs_runs``).
+    """Run ``sql`` over the log table (visible as ``logs``, ``logs_errors``, ``logs_runs``,
+    ``logs_spark``).
 
     Returns a Spark DataFrame with ``spark``, else a `pyarrow.Table` (DuckDB over delta-rs).
     ``storage_options`` reach an object-store table without Spark (as for
@@ -115,6 +132,7 @@ def query(
         src.createOrReplaceTempView("logs")
         spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_errors AS {errors_sql('logs')}")
         spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_runs AS {runs_sql('logs', dialect='spark')}")
+        spark.sql(f"CREATE OR REPLACE TEMP VIEW logs_spark AS {spark_sql('logs')}")
         return spark.sql(sql)
     uri = target.local_path or target.location
     # the store's errors, not the SQL's (those are the user's to read as DuckDB says them)
@@ -151,6 +169,7 @@ def duckdb_over(target: Target, *, storage_options: Mapping[str, str] | None = N
     con.register("logs", delta_dataset(uri, storage_options=opts))
     con.execute(f"CREATE OR REPLACE VIEW logs_errors AS {errors_sql('logs')}")
     con.execute(f"CREATE OR REPLACE VIEW logs_runs AS {runs_sql('logs', dialect='duckdb')}")
+    con.execute(f"CREATE OR REPLACE VIEW logs_spark AS {spark_sql('logs')}")
     q_uri = uri.rstrip("/") + "_quarantine"
     if DeltaTable.is_deltatable(q_uri, opts):
         con.register("logs_quarantine", delta_dataset(q_uri, storage_options=opts))

@@ -124,12 +124,14 @@ def collect(
     kw = {"path": path, "table": table, "spark": spark, "storage_options": storage_options}
     run_rows = _rows(
         "SELECT run_id, app_name, runtime, start_ts, end_ts, duration_s, records, "
-        "error_count + critical_count AS errors, warning_count AS warnings, first_error "
+        "error_count + critical_count AS errors, warning_count AS warnings, first_error, "
+        "spark_error_count AS spark_errors, spark_warning_count AS spark_warnings "
         f"FROM logs_runs ORDER BY start_ts DESC LIMIT {int(runs)}",
         **kw,
     )
     data: dict[str, Any] = {
         "runs": run_rows, "bins": {}, "timeline": [], "top_errors": [], "exceptions": [],
+        "spark": [],
     }  # fmt: skip
     if not run_rows:
         return data
@@ -146,6 +148,11 @@ def collect(
         "SELECT ts, run_id, logger, level, msg, exception_class, exception_msg, traceback "
         f"FROM logs_errors WHERE traceback IS NOT NULL AND {where} "
         f"ORDER BY ts DESC LIMIT {int(top)}",
+        **kw,
+    )
+    data["spark"] = _rows(
+        "SELECT run_id, level, logger, msg, n, last_ts, exception_class FROM logs_spark "
+        f"WHERE {where} ORDER BY level_no DESC, n DESC, last_ts DESC LIMIT {int(top)}",
         **kw,
     )
     return data
@@ -265,26 +272,7 @@ def render(data: dict[str, Any], *, source: str, plotly_js: str) -> str:
         f"{len(runs)} most recent run(s)</div>",
         "<h2>Runs</h2>",
     ]
-    if not runs:
-        parts.append("<p class='empty'>The table has no records yet.</p>")
-    else:
-        parts.append(
-            "<table><tr><th>run_id</th><th>app</th><th>runtime</th><th>start (UTC)</th>"
-            "<th>duration</th><th>records</th><th>errors</th><th>warnings</th>"
-            "<th>first error</th></tr>"
-        )
-        for r in runs:
-            errors = int(r["errors"] or 0)
-            parts.append(
-                f"<tr><td><code>{_e(r['run_id'] or NO_RUN)}</code></td><td>{_e(r['app_name'])}"
-                f"</td><td>{_e(r['runtime'])}</td><td>{_e(_fmt_ts(r['start_ts']))}</td>"
-                f"<td class='num'>{float(r['duration_s'] or 0):.1f} s</td>"
-                f"<td class='num'>{int(r['records']):,}</td>"
-                f"<td class='num{' err' if errors else ''}'>{errors:,}</td>"
-                f"<td class='num'>{int(r['warnings'] or 0):,}</td>"
-                f"<td>{_e(r['first_error'])}</td></tr>"
-            )
-        parts.append("</table>")
+    parts.extend(_runs_section(runs))
     parts.append("<h2>Timelines (records per time bin, by level)</h2>")
     figures = _figures(data)
     for fig, r in zip(figures, runs, strict=True):
@@ -306,6 +294,7 @@ def render(data: dict[str, Any], *, source: str, plotly_js: str) -> str:
         parts.append("</table>")
     else:
         parts.append("<p class='empty'>No ERROR or CRITICAL records in these runs.</p>")
+    parts.extend(_spark_section(data.get("spark") or []))
     parts.append("<h2>Recent exceptions</h2>")
     if not data["exceptions"]:
         parts.append("<p class='empty'>No exceptions with a traceback in these runs.</p>")
@@ -330,6 +319,58 @@ def render(data: dict[str, Any], *, source: str, plotly_js: str) -> str:
     )
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _runs_section(runs: list[dict[str, Any]]) -> list[str]:
+    """The table of runs, with the app's and Spark's error and warning counts."""
+    parts: list[str] = []
+    if not runs:
+        parts.append("<p class='empty'>The table has no records yet.</p>")
+    else:
+        parts.append(
+            "<table><tr><th>run_id</th><th>app</th><th>runtime</th><th>start (UTC)</th>"
+            "<th>duration</th><th>records</th><th>errors</th><th>warnings</th>"
+            "<th>first error</th><th>Spark errors</th><th>Spark warnings</th></tr>"
+        )
+        for r in runs:
+            errors = int(r["errors"] or 0)
+            parts.append(
+                f"<tr><td><code>{_e(r['run_id'] or NO_RUN)}</code></td><td>{_e(r['app_name'])}"
+                f"</td><td>{_e(r['runtime'])}</td><td>{_e(_fmt_ts(r['start_ts']))}</td>"
+                f"<td class='num'>{float(r['duration_s'] or 0):.1f} s</td>"
+                f"<td class='num'>{int(r['records']):,}</td>"
+                f"<td class='num{' err' if errors else ''}'>{errors:,}</td>"
+                f"<td class='num'>{int(r['warnings'] or 0):,}</td>"
+                f"<td>{_e(r['first_error'])}</td>"
+                f"<td class='num'>{int(r.get('spark_errors') or 0):,}</td>"
+                f"<td class='num'>{int(r.get('spark_warnings') or 0):,}</td></tr>"
+            )
+        parts.append("</table>")
+    return parts
+
+
+def _spark_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Spark's own driver warnings and errors (``logs_spark``), next to the app's errors."""
+    parts = ["<h2>Spark warnings and errors (driver log)</h2>"]
+    if not rows:
+        parts.append(
+            "<p class='empty'>No Spark warnings or errors in these runs (captured with "
+            'spark_listener.install(..., spark_logs="WARN")).</p>'
+        )
+        return parts
+    parts.append(
+        "<table><tr><th>run_id</th><th>level</th><th>count</th><th>last seen (UTC)</th>"
+        "<th>logger</th><th>exception</th><th>message</th></tr>"
+    )
+    for r in rows:
+        parts.append(
+            f"<tr><td><code>{_e(r['run_id'] or NO_RUN)}</code></td><td>{_e(r['level'])}</td>"
+            f"<td class='num'>{int(r['n']):,}</td><td>{_e(_fmt_ts(r['last_ts']))}</td>"
+            f"<td>{_e(r['logger'])}</td><td>{_e(r['exception_class'])}</td>"
+            f"<td>{_e(r['msg'])}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
 
 
 def write_report(

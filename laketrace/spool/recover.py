@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -63,6 +64,8 @@ def _seal_if_abandoned(path: str, pid: int) -> str | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None  # a live writer holds it
+        if _posix_locked(fd):
+            return None  # a live JVM writer (Spark's log appender) holds it
         _drop_reserved(fd)
         return _rename(path, sealed)
     finally:
@@ -81,6 +84,17 @@ def _drop_reserved(fd: int) -> None:
             os.ftruncate(fd, at)
     except OSError:  # read-only to us: readers still stop at the first NUL
         pass
+
+
+def _posix_locked(fd: int) -> bool:
+    """True when another process holds a POSIX record lock on the file (Java's
+    ``FileChannel.lock``, which the JVM appender's spool files hold; flock cannot see it)."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a read lock: conflicts with a write lock
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EACCES)
+    # nobody holds one; ours goes with the close
+    return False
 
 
 def _rename(path: str, sealed: str) -> str | None:

@@ -185,3 +185,38 @@ def test_time_bins_follow_the_run_length(make_logger, log_dir, tmp_path, clock):
     write_report(out, path=path)
     page = out.read_text(encoding="utf-8")
     assert "per 1 s" in page and "per 5 min" in page and "1 s bins" in page
+
+
+def test_spark_warnings_and_errors_per_run_next_to_the_apps(make_logger, log_dir, tmp_path):
+    """logs_spark groups Spark's own warnings/errors per run; logs_runs counts them; the page
+    lists them (escaped) beside the application's errors."""
+    from laketrace.log import ExternalSource
+
+    log = make_logger(run_id="run-s")
+    jvm = ExternalSource(log.name, source="spark")
+    for _ in range(3):
+        jvm.emit("WARNING", "Lost executor 1 on host-a", logger_name="o.a.s.scheduler.Dag")
+    jvm.emit("ERROR", HOSTILE, logger_name="o.a.s.executor.Executor")
+    log.error("app failed")
+    log.close()
+    path = str(tmp_path / "t")
+    laketrace.flush_to_delta(log_dir=log_dir, path=path)
+    rows = laketrace.query(
+        "SELECT level, logger, msg, n FROM logs_spark ORDER BY level_no DESC", path=path
+    ).to_pylist()
+    assert rows == [
+        {"level": "ERROR", "logger": "o.a.s.executor.Executor", "msg": HOSTILE, "n": 1},
+        {"level": "WARNING", "logger": "o.a.s.scheduler.Dag", "msg": "Lost executor 1 on host-a",
+         "n": 3},
+    ]  # fmt: skip
+    (run,) = laketrace.query(
+        "SELECT error_count, spark_error_count, spark_warning_count FROM logs_runs", path=path
+    ).to_pylist()
+    assert run == {"error_count": 2, "spark_error_count": 1, "spark_warning_count": 3}
+    data = collect(path=path)
+    assert [r["msg"] for r in data["spark"]] == [HOSTILE, "Lost executor 1 on host-a"]
+    out = tmp_path / "r.html"
+    write_report(out, path=path)
+    page = out.read_text()
+    assert "Spark warnings and errors (driver log)" in page and HOSTILE not in page
+    assert "Lost executor 1 on host-a" in page

@@ -133,7 +133,8 @@ def test_catalog_table_target(spark, make_logger, log_dir):
 
 
 def test_query_with_spark_and_path_views(spark, make_logger, log_dir, tmp_path):
-    """query(spark=...) exposes logs/logs_errors/logs_runs; create_views works on paths."""
+    """query(spark=...) exposes logs/logs_errors/logs_runs; create_views works on paths (and
+    makes the Spark-log view)."""
     log = make_logger()
     log.info("a")
     try:
@@ -146,8 +147,12 @@ def test_query_with_spark_and_path_views(spark, make_logger, log_dir, tmp_path):
     rows = query("SELECT exception_class FROM logs_errors", path=target, spark=spark).collect()
     assert [r[0] for r in rows] == ["KeyError"]
     names = create_views(spark, target)
-    assert names == {"errors": "pathtable_errors", "runs": "pathtable_runs"}
+    assert names == {
+        "errors": "pathtable_errors", "runs": "pathtable_runs", "spark": "pathtable_spark"
+    }  # fmt: skip
     assert spark.table("pathtable_runs").first()["error_count"] == 1
+    assert spark.table("pathtable_runs").first()["spark_error_count"] == 0
+    assert spark.table("pathtable_spark").count() == 0
 
 
 def test_cross_writer_round_trip(spark, make_logger, log_dir, tmp_path):

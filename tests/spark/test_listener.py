@@ -170,9 +170,9 @@ def test_bad_install_options(spark, make_logger):
 
 def test_py4j_fallback_listener_handles_events(spark, make_logger, log_dir, monkeypatch):
     """If the JVM listener cannot load, the py4j listener still records job events."""
-    import spark_listener._install as inst
+    import spark_listener._spark_logs as jar
 
-    monkeypatch.setattr(inst, "JAR", "/nonexistent/laketrace-listener.jar")
+    monkeypatch.setattr(jar, "JAR", "/nonexistent/laketrace-listener.jar")
     log = make_logger(level="DEBUG")
     handle = spark_listener.install(spark, log, path=str(log_dir) + "_t", flush_interval="1 h")
     try:

@@ -195,3 +195,34 @@ def test_permission_change_on_file_is_survived(
     log.close()
     assert [r["msg"] for r in spool_records(log_dir)] == ["a", "b"]
     assert "EACCES" in capsys.readouterr().err
+
+
+_POSIX_HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+fcntl.lockf(fd, fcntl.LOCK_EX)  # a POSIX record lock, as Java's FileChannel.lock takes
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_recover_leaves_a_file_with_a_posix_lock_alone(log_dir):
+    """An active file another process holds a POSIX record lock on (the JVM appender's) is
+    live for recover; once that process is gone recover seals it."""
+    os.makedirs(log_dir)
+    path = os.path.join(
+        log_dir, f"x.spark__20260101T000000000000Z__run__{os.getpid()}__000001.jsonl"
+    )
+    with open(path, "w") as fh:
+        fh.write('{"ts": "2026-01-01T00:00:00Z"}\n')
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _POSIX_HOLDER, path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert recover(log_dir).live == [path]
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert recover(log_dir).sealed == [path[: -len(".jsonl")] + ".sealed.jsonl"]

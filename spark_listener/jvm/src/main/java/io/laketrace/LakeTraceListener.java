@@ -16,6 +16,7 @@ import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.StageInfo;
 import org.apache.spark.scheduler.TaskInfo;
@@ -92,6 +93,9 @@ public class LakeTraceListener extends SparkListener {
     public void onJobStart(SparkListenerJobStart e) {
         try {
             Properties p = e.properties();
+            if (FlushWork.group.equals(prop(p, "spark.jobGroup.id"))) {
+                FlushWork.add(e.jobId(), -1);
+            }
             String nb = prop(p, "spark.databricks.notebook.path");
             if (nb == null) {
                 nb = prop(p, "spark.synapse.context.notebookname");
@@ -101,6 +105,17 @@ public class LakeTraceListener extends SparkListener {
                     + ",\"desc\":" + q(prop(p, "spark.job.description"))
                     + ",\"sql\":" + q(prop(p, "spark.sql.execution.id"))
                     + ",\"nb\":" + q(nb) + "}");
+        } catch (Throwable t) {
+            // never let an incompatible Spark API or a bug disturb the listener bus
+        }
+    }
+
+    @Override
+    public void onStageSubmitted(SparkListenerStageSubmitted e) {
+        try {
+            if (FlushWork.group.equals(prop(e.properties(), "spark.jobGroup.id"))) {
+                FlushWork.add(-1, e.stageInfo().stageId());
+            }
         } catch (Throwable t) {
             // never let an incompatible Spark API or a bug disturb the listener bus
         }
