@@ -61,7 +61,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("context", CONTEXT, "bound, contextualized and call fields; non-strings JSON-encoded"),
     Column("exception", EXCEPTION, "`struct<class,msg,stacktrace>` in Spark's shape; null if none"),
     Column("traceback", "string", "the formatted Python traceback, null when none"),
-    Column("source", "string", "`driver`, `executor`, `listener` or `stdlib`"),
+    Column(
+        "source",
+        "string",
+        "`driver`, `executor`, `listener`, `stdlib` or `spark` (the driver JVM's log)",
+    ),
     Column("run_id", "string", "one id per driver run (Spark app id when there is one)"),
     Column(
         "record_id",
