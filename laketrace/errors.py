@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 
 class LakeTraceError(Exception):
     """Base class of LakeTrace's own errors."""
@@ -22,3 +24,14 @@ class SchemaMismatchError(FlushError):
 class StorageError(FlushError):
     """A remote store refused or could not serve a request (reads raise it too); the
     message names the account and container and never holds a secret."""
+
+
+def raise_clean(err: BaseException) -> NoReturn:
+    """Raise ``err`` with no ``__context__``: an error that replaces one holding secrets
+    must not keep the original reachable (an ``except`` or a context manager's
+    ``__exit__`` would otherwise chain it)."""
+    try:
+        raise err
+    except BaseException as raised:
+        raised.__context__ = None
+        raise  # a bare re-raise keeps the cleared context

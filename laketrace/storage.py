@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from .errors import ConfigError, LakeTraceError, StorageError
+from .errors import ConfigError, LakeTraceError, StorageError, raise_clean
 
 __all__ = [
     "StorageOptions",
@@ -131,7 +131,8 @@ def parse_option_args(items: list[str] | None) -> StorageOptions:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            shown = item if not sep else "=" + REDACTED
+            # an item without "=" may be a bare secret pasted alone: never echo it whole
+            shown = (item[:3] + "..." if len(item) > 6 else "...") if not sep else "=" + REDACTED
             raise ConfigError(
                 f"--storage-option {shown!r} is not KEY=VALUE. Give one option per flag, e.g. "
                 "--storage-option account_name=myacct --storage-option account_key=..."
@@ -266,14 +267,38 @@ def store_errors(uri: str, options: Mapping[str, str] | None, *, doing: str) -> 
     """
     try:
         yield
-    except (LakeTraceError, ImportError, TypeError, AttributeError):
+        return
+    except _NOT_THE_STORE:
         raise  # ours, or a bug: not the store's answer
+    except OSError as exc:
+        if exc.filename is not None and "://" not in str(exc.filename):
+            raise  # a local file (spool, ledger, staging): e.g. a full local disk
+        message = _store_message(exc, uri, options, doing)
+        if message is None:
+            raise  # a local target: the file system's error, with nothing to hide
     except Exception as exc:
-        if "://" not in uri or uri.startswith("file://"):
+        message = _store_message(exc, uri, options, doing)
+        if message is None:
             raise
-        detail = redact_text(str(exc), options)
-        raise StorageError(
-            f"{doing} {redact_text(uri, options)} failed ({_place(uri, options or {})}): "
-            f"{_diagnosis(detail)}. [{type(exc).__name__}: "
-            f"{detail.splitlines()[0][:200] if detail else ''}]"
-        ) from None
+    raise_clean(StorageError(message))  # the unredacted original is not kept as context
+
+
+# errors that are LakeTrace's own or a bug in it, never the store's answer
+_NOT_THE_STORE = (
+    LakeTraceError, ImportError, TypeError, AttributeError, KeyError, IndexError, NameError,
+    AssertionError, RecursionError,
+)  # fmt: skip
+
+
+def _store_message(
+    exc: BaseException, uri: str, options: Mapping[str, str] | None, doing: str
+) -> str | None:
+    """The `StorageError` text for ``exc`` (None when ``uri`` is local)."""
+    if "://" not in uri or uri.startswith("file://"):
+        return None
+    detail = redact_text(str(exc), options)
+    return (
+        f"{doing} {redact_text(uri, options)} failed ({_place(uri, options or {})}): "
+        f"{_diagnosis(detail)}. [{type(exc).__name__}: "
+        f"{detail.splitlines()[0][:200] if detail else ''}]"
+    )

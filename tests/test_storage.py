@@ -67,6 +67,9 @@ def test_cli_pairs_parse_and_bad_pairs_say_how():
     with pytest.raises(ConfigError, match="is not KEY=VALUE") as info:
         parse_option_args([f"={SECRET}"])
     assert SECRET not in str(info.value)
+    with pytest.raises(ConfigError) as info:  # a key pasted without its name
+        parse_option_args([SECRET])
+    assert SECRET not in str(info.value) and SECRET[:3] in str(info.value)
 
 
 def test_repr_and_logger_config_show_keys_only():
@@ -106,6 +109,7 @@ def test_store_errors_name_account_and_container_without_secrets():
     msg = str(info.value)
     assert "account 'acct'" in msg and "container 'logs'" in msg and "403" in msg
     assert SECRET not in msg and info.value.__cause__ is None
+    assert info.value.__context__ is None  # the unredacted original is not reachable
 
 
 def test_store_errors_leave_local_paths_and_bugs_alone():
@@ -116,6 +120,36 @@ def test_store_errors_leave_local_paths_and_bugs_alone():
     with pytest.raises(TypeError):
         with store_errors("abfss://c@a.dfs.core.windows.net/t", {}, doing="flush to"):
             raise TypeError("bug")
+
+
+def test_local_file_errors_of_a_remote_flush_stay_local():
+    """A full local disk (spool, ledger, staging) during a remote flush is not a store error."""
+    uri = "abfss://c@a.dfs.core.windows.net/t"
+    with pytest.raises(OSError) as info:
+        with store_errors(uri, {}, doing="flush to"):
+            raise OSError(28, "No space left on device", "/spool/_laketrace/manifest.jsonl")
+    assert not isinstance(info.value, StorageError) and info.value.filename.endswith(".jsonl")
+    with pytest.raises(KeyError):
+        with store_errors(uri, {}, doing="flush to"):
+            raise KeyError("a bug")
+
+
+def test_query_errors_met_while_scanning_are_masked():
+    """A store error raised while DuckDB reads the files keeps its type, minus the secrets."""
+    from laketrace.read.query import _masked_errors
+
+    class ScanError(Exception):
+        pass
+
+    url = "https://a.blob.core.windows.net/c/part-0.parquet?sv=2024&sig=SECRETSIG%3D"
+    with pytest.raises(ScanError) as info:
+        with _masked_errors({"sas_token": "sv=2024&sig=SECRETSIG%3D"}):
+            raise ScanError(f"HTTP 403 for {url}")
+    assert "SECRETSIG" not in str(info.value) and "403" in str(info.value)
+    assert info.value.__context__ is None
+    with pytest.raises(ValueError, match="no secret here"):  # nothing to mask: as it was
+        with _masked_errors(None):
+            raise ValueError("no secret here")
 
 
 def test_fabric_token_for_onelake_renewed_near_expiry():

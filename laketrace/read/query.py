@@ -12,13 +12,14 @@ the table is visible as ``logs``, with ``logs_errors``, ``logs_runs`` and ``logs
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .. import runtime as _runtime
-from ..errors import ConfigError
-from ..storage import check_storage_options, storage_for, store_errors
+from ..errors import ConfigError, StorageError, raise_clean
+from ..storage import check_storage_options, redact_text, storage_for, store_errors
 from ..targets import Target, resolve_target
 
 _LEVEL_COUNTS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
@@ -138,11 +139,31 @@ def query(
     # the store's errors, not the SQL's (those are the user's to read as DuckDB says them)
     with store_errors(uri, options, doing="reading"):
         con = duckdb_over(target, storage_options=options)
-    result = con.sql(sql)
-    if result is None:
-        return None
-    out = result.arrow()
-    return out.read_all() if hasattr(out, "read_all") else out
+    with _masked_errors(options):  # the data files are read here, through the store
+        result = con.sql(sql)
+        if result is None:
+            return None
+        out = result.arrow()
+        return out.read_all() if hasattr(out, "read_all") else out
+
+
+@contextlib.contextmanager
+def _masked_errors(options: Mapping[str, str] | None) -> Iterator[None]:
+    """Errors of a query keep their type and text, minus secrets: a store error met while
+    DuckDB scans the files can carry a request URL with a SAS signature or a token."""
+    try:
+        yield
+        return
+    except Exception as exc:
+        text = str(exc)
+        clean = redact_text(text, options)
+        if clean == text:
+            raise
+        try:
+            masked: Exception = type(exc)(clean)
+        except Exception:
+            masked = StorageError(clean)
+    raise_clean(masked)  # the unmasked original is not kept as context
 
 
 def duckdb_over(target: Target, *, storage_options: Mapping[str, str] | None = None) -> Any:

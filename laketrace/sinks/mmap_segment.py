@@ -113,6 +113,8 @@ class Segment:
     def finish(self, used: int) -> None:
         """Unmap and give back the reserved space beyond ``used`` (before sealing)."""
         self.unmap()
-        if self.cap > used:
+        # also when nothing was reserved by us: a posix_fallocate that failed part-way with
+        # ENOSPC may still have grown the file, and records must not land after NULs
+        if self.cap > used or os.fstat(self.fd).st_size != used:
             os.ftruncate(self.fd, used)
         self.cap = used

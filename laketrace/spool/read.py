@@ -11,7 +11,6 @@ import bz2
 import gzip
 import json
 import lzma
-import mmap
 import os
 import stat
 import zipfile
@@ -121,20 +120,18 @@ def used_length(fd: int) -> int | None:
     size = os.fstat(fd).st_size
     if not size:
         return None
-    try:
-        with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as view:
-            at = view.find(b"\0")
-    except (OSError, ValueError):  # not mappable (e.g. a special file system): read it
-        at, pos = -1, 0
-        while pos < size:
-            block = os.pread(fd, 1 << 20, pos)
-            if not block:
-                break
-            hit = block.find(b"\0")
-            if hit >= 0:
-                at = pos + hit
-                break
-            pos += len(block)
+    # read, never mapped: a live writer may truncate the file meanwhile (sealing), and a
+    # mapped page past the new end would kill this process with SIGBUS
+    at, pos = -1, 0
+    while pos < size:
+        block = os.pread(fd, 1 << 20, pos)
+        if not block:
+            break
+        hit = block.find(b"\0")
+        if hit >= 0:
+            at = pos + hit
+            break
+        pos += len(block)
     return None if at < 0 else at
 
 

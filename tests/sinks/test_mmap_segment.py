@@ -177,6 +177,25 @@ def test_disk_full_at_reservation_falls_back_to_write(make_logger, log_dir, monk
     ]
 
 
+def test_a_reservation_that_fails_part_way_leaves_no_nuls(make_logger, log_dir, monkeypatch):
+    """A posix_fallocate that grew the file before failing with ENOSPC leaves no NUL gap:
+    later write() records follow the used length, so recover() cannot cut them off."""
+    monkeypatch.setattr(mmap_segment, "SEGMENT_BYTES", 4096)
+
+    def part_way(fd, offset, length):
+        os.ftruncate(fd, offset + length // 2)  # blocks allocated before the disk filled
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(mmap_segment, "_fallocate", part_way)
+    log = make_logger()
+    log.info("first")
+    log.info("second")
+    data = open(_active(log_dir), "rb").read()
+    assert b"\0" not in data and data.count(b"\n") == 2
+    log.close()
+    assert [r["msg"] for r in spool_records(log_dir)] == ["first", "second"]
+
+
 def test_disk_full_everywhere_counts_lost_records(make_logger, log_dir, monkeypatch, capsys):
     """When the reservation and write() both fail, the lost records are counted and reported."""
     import laketrace.sinks.file_sink as fs
