@@ -14,6 +14,7 @@ which spool files it holds, and a lost or damaged local ledger is rebuilt from i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -130,3 +131,20 @@ def page_sizes(first: int = 64, limit: int = 1 << 20) -> list[int]:
         n *= 4
     out.append(limit)
     return out
+
+
+def read_back(commits: Callable[[int], list[Commit]], since_ms: int) -> History:
+    """The commits at or after ``since_ms``, read backwards a page at a time.
+
+    ``commits(limit)`` returns the newest ``limit`` commits of the table. The history is
+    complete when it reaches a commit older than ``since_ms`` or the table's first one.
+    """
+    found: list[Commit] = []
+    for limit in page_sizes():
+        found = commits(limit)
+        oldest = min(found, key=lambda c: c.version, default=None)
+        if oldest is None or oldest.timestamp_ms < since_ms:
+            return History(found, True)
+        if len(found) < limit:
+            return History(found, oldest.version == 0)
+    return History(found, False)

@@ -27,7 +27,7 @@ from typing import Any
 from .. import runtime as _runtime
 from ..schema import spark_schema
 from ..targets import Target
-from .commits import Commit, History, page_sizes, parse_meta
+from .commits import Commit, History, parse_meta, read_back
 from .delta_rs import DeltaRsWriter
 from .duck_read import DuckReader
 from .faults import fault
@@ -192,16 +192,8 @@ class ConnectWriter(DeltaRsWriter):
         location = self.target.quarantine if quarantine else self.target.location
         if not self._exists(location):
             return History([], True)
-        commits: list[Commit] = []
         with self.scope():
-            for limit in page_sizes():
-                commits = self._commits(location, limit)
-                oldest = min(commits, key=lambda c: c.version, default=None)
-                if oldest is None or oldest.timestamp_ms < since_ms:
-                    return History(commits, True)
-                if len(commits) < limit:
-                    return History(commits, oldest.version == 0)
-        return History(commits, False)
+            return read_back(lambda limit: self._commits(location, limit), since_ms)
 
     def committed(self, app_id: str, version: int, since_ms: int, *, quarantine: bool) -> bool:
         # both commits of a batch name the main txn app id in their metadata

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import FlushError
 from ..schema import arrow_schema
 from ..targets import Target
-from .commits import Commit, History, page_sizes, parse_meta
+from .commits import Commit, History, parse_meta, read_back
 from .duck_read import DuckReader, python_table, writer_reject_rows
 from .faults import fault
 from .prefetch import Prefetch
@@ -149,15 +149,7 @@ class DeltaRsWriter:
         uri = self.q_uri if quarantine else self.uri
         if not self.dl.DeltaTable.is_deltatable(uri):
             return History([], True)
-        commits: list[Commit] = []
-        for limit in page_sizes():
-            commits = self._commits(uri, limit)
-            oldest = min(commits, key=lambda c: c.version, default=None)
-            if oldest is None or oldest.timestamp_ms < since_ms:
-                return History(commits, True)
-            if len(commits) < limit:  # all there is
-                return History(commits, oldest.version == 0)
-        return History(commits, False)
+        return read_back(lambda limit: self._commits(uri, limit), since_ms)
 
     def committed(self, app_id: str, version: int, since_ms: int, *, quarantine: bool) -> bool:
         uri = self.q_uri if quarantine else self.uri

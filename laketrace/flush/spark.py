@@ -19,7 +19,7 @@ from .. import runtime as _runtime
 from ..schema import COLUMN_NAMES, spark_schema
 from ..spool.read import open_spool_file
 from ..targets import Target
-from .commits import Commit, History, page_sizes, parse_meta
+from .commits import Commit, History, page_sizes, parse_meta, read_back
 from .faults import fault
 from .spark_read import read_lines
 from .validate import RAW_LIMIT, validate_line
@@ -162,16 +162,8 @@ class SparkWriter:
         location = self.target.quarantine if quarantine else self.target.location
         if not self._exists(location):
             return History([], True)
-        commits: list[Commit] = []
         with flush_job_group(self.spark):
-            for limit in page_sizes():
-                commits = self._commits(location, limit)
-                oldest = min(commits, key=lambda c: c.version, default=None)
-                if oldest is None or oldest.timestamp_ms < since_ms:
-                    return History(commits, True)
-                if len(commits) < limit:
-                    return History(commits, oldest.version == 0)
-        return History(commits, False)
+            return read_back(lambda limit: self._commits(location, limit), since_ms)
 
     def committed(self, app_id: str, version: int, since_ms: int, *, quarantine: bool) -> bool:
         return self.history(since_ms, quarantine=quarantine).find(app_id, version) is not None
