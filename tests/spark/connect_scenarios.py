@@ -199,7 +199,9 @@ def shipped_msgs(spark: Any, target: str) -> list[str]:
     try:
         return msgs(spark, target, "timer during job ")
     except Exception as exc:
-        if "PATH_NOT_FOUND" in str(exc) or "DELTA_MISSING_DELTA_TABLE" in str(exc):
+        # the first flush may be creating it: a directory without a commit yet
+        not_yet = ("PATH_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "DELTA_TABLE_NOT_FOUND")
+        if any(code in str(exc) for code in not_yet):
             return []
         raise
 
