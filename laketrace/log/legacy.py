@@ -19,12 +19,18 @@ are neither today's nor 1.x's stay a `ConfigError` (`laketrace.sinks.options.che
                            anyway)
 =========================  ==============================================================
 
+A config with a 1.x key is a 1.x config and keeps 1.x's defaults for the keys it leaves
+out: ``log_dir`` ``/tmp/laketrace_logs`` (unless ``LAKETRACE_LOG_DIR`` is set), ``json``
+True (JSON lines on stdout) and ``sanitize_messages`` True. Today's configs keep today's.
+
 The text helpers 1.x exported (`sanitize_message`, `escape_newlines`,
-`escape_format_strings`) live here too: ``sanitize_messages`` uses `escape_newlines`.
+`escape_format_strings`) live here too: ``sanitize_messages`` uses `escape_newlines` (it
+runs on the formatted message, so braces stay as the call formatted them).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Mapping
@@ -41,6 +47,10 @@ LEGACY_KEYS: dict[str, str | None] = {
     "add_runtime_context": None,
     "sanitize_messages": None,
 }
+
+
+#: LakeTrace 1.x's spool directory: the default ``log_dir`` of a config that uses a 1.x key
+LEGACY_LOG_DIR = "/tmp/laketrace_logs"
 
 
 class Translated(NamedTuple):
@@ -62,9 +72,13 @@ def escape_newlines(text: Any) -> str:
 
 
 def sanitize_message(message: Any) -> str:
-    """LakeTrace 1.x's message sanitiser: the same as `escape_newlines` (a forged second log
-    line becomes visible escapes). Braces are left alone: see `escape_format_strings`."""
-    return escape_newlines(message)
+    """``message`` made safe to log: newlines, carriage returns and NULs escaped (a forged
+    second log line becomes visible escapes) and format braces doubled (`escape_format_strings`).
+
+    >>> sanitize_message("user {id}\nINFO forged")
+    'user {{id}}\\nINFO forged'
+    """
+    return escape_format_strings(escape_newlines(message))
 
 
 def escape_format_strings(text: Any) -> str:
@@ -134,20 +148,33 @@ def _stacklevel() -> int:
     return level
 
 
+def _legacy_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` without its 1.x keys, with 1.x's defaults where it leaves today's keys out:
+    a config that uses a 1.x key is a 1.x config, so it keeps 1.x's ``log_dir``
+    (`LEGACY_LOG_DIR`, unless ``LAKETRACE_LOG_DIR`` is set) and JSON lines on stdout."""
+    out = {k: v for k, v in raw.items() if k not in LEGACY_KEYS}
+    if "log_dir" not in out and not os.environ.get("LAKETRACE_LOG_DIR"):
+        out["log_dir"] = LEGACY_LOG_DIR
+    if "json" not in out and "serialize" not in out:
+        out["json"] = True
+    return out
+
+
 def translate(raw: Mapping[str, Any], *, warn: bool = True) -> Translated:
-    """``raw`` with every 1.x key replaced by today's option (one DeprecationWarning each).
+    """``raw`` with every 1.x key replaced by today's option (one DeprecationWarning each)
+    and 1.x's defaults (``log_dir``, ``json``, ``sanitize_messages``) for a 1.x config.
 
     >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
-    ...     translate({"rotation_mb": 10, "retention_files": 5}).config
-    {'rotation': 10485760, 'retention': 5}
+    ...     translate({"log_dir": "/tmp/lt", "rotation_mb": 10, "retention_files": 5}).config
+    {'log_dir': '/tmp/lt', 'json': True, 'rotation': 10485760, 'retention': 5}
     """
     present = [k for k in LEGACY_KEYS if k in raw]
     if not present:
         return Translated(dict(raw), False)
-    out = {k: v for k, v in raw.items() if k not in LEGACY_KEYS}
-    sanitize = False
+    out = _legacy_defaults(raw)
+    sanitize = True  # 1.x's default, unless the config says sanitize_messages=False
     notes: list[str] = []
     for key in present:
         new, value = LEGACY_KEYS[key], raw[key]
@@ -184,6 +211,7 @@ def translate(raw: Mapping[str, Any], *, warn: bool = True) -> Translated:
 
 __all__ = [
     "LEGACY_KEYS",
+    "LEGACY_LOG_DIR",
     "Translated",
     "escape_format_strings",
     "escape_newlines",

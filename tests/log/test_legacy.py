@@ -5,6 +5,7 @@ typos stay errors, and 1.x value forms and record attributes keep working."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import stat
 import warnings
@@ -39,8 +40,8 @@ KEYS = [
 def test_each_legacy_key_maps_with_one_warning_naming_the_new_spelling(raw, expected, spelling):
     """A 1.x key becomes today's option, with exactly one DeprecationWarning naming it."""
     with pytest.warns(DeprecationWarning) as caught:
-        out = legacy.translate({"level": "INFO", **raw})
-    assert out.config == {"level": "INFO", **expected}
+        out = legacy.translate({"level": "INFO", "log_dir": "/tmp/lt", "json": False, **raw})
+    assert out.config == {"level": "INFO", "log_dir": "/tmp/lt", "json": False, **expected}
     (warning,) = caught
     key = next(iter(raw))
     assert f"{key!r} is a LakeTrace 1.x key" in str(warning.message)
@@ -250,7 +251,7 @@ def test_sanitize_messages_escapes_newlines_everywhere(make_logger, log_dir, cap
     """sanitize_messages=True escapes newlines, CR and NUL in every message (spool and
     terminal), as 1.x did; fields are left alone."""
     with pytest.warns(DeprecationWarning):
-        log = make_logger(sanitize_messages=True, stdout=True)
+        log = make_logger(sanitize_messages=True, stdout=True, json=False)
     log.info("user\nINFO forged line\r\x00", field="a\nb")
     log.close()
     (rec,) = spool_records(log_dir)
@@ -290,8 +291,11 @@ def test_add_runtime_context_changes_nothing(make_logger, log_dir):
 
 
 def test_text_helpers():
-    """sanitize_message, escape_newlines and escape_format_strings behave as in 1.x."""
+    """sanitize_message escapes newlines and doubles format braces; escape_newlines and
+    escape_format_strings do one each."""
     assert laketrace.sanitize_message("a\nb\rc\x00") == "a\\nb\\rc\\x00"
+    assert laketrace.sanitize_message("{user}\n") == "{{user}}\\n"
+    assert laketrace.escape_newlines("{x}") == "{x}"
     assert laketrace.escape_newlines("x\ny") == "x\\ny"
     assert laketrace.sanitize_message(42) == "42"
     assert laketrace.escape_format_strings("{user} }") == "{{user}} }}"
@@ -303,3 +307,31 @@ def test_translate_without_legacy_keys_warns_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert legacy.translate({"level": "INFO"}) == ({"level": "INFO"}, False)
+
+
+@pytest.mark.parametrize("key", sorted(legacy.LEGACY_KEYS))
+def test_a_1x_config_keeps_1x_defaults(key, monkeypatch, capsys):
+    """A config using any 1.x key gets 1.x's defaults for the keys it leaves out:
+    log_dir /tmp/laketrace_logs, JSON lines on stdout, and newlines escaped in messages."""
+    monkeypatch.delenv("LAKETRACE_LOG_DIR", raising=False)
+    value = {"rotation_mb": 10, "retention_files": 5}.get(key, True)
+    with pytest.warns(DeprecationWarning) as caught:
+        log = laketrace.create_logger(f"legacy.defaults.{key}", {key: value})
+    assert len(caught) == 1
+    log.info("a\nb", user="u")
+    log.close()
+    assert log.log_dir == legacy.LEGACY_LOG_DIR
+    line = [x for x in capsys.readouterr().out.splitlines() if "user" in x][-1]
+    assert json.loads(line)["msg"] == "a\\nb" and json.loads(line)["user"] == "u"
+
+
+def test_1x_defaults_yield_to_explicit_keys_and_the_environment(log_dir, monkeypatch):
+    """Explicit log_dir/json/sanitize_messages and LAKETRACE_LOG_DIR win over 1.x defaults;
+    a config without 1.x keys keeps today's defaults."""
+    with pytest.warns(DeprecationWarning):
+        out = legacy.translate({"log_dir": log_dir, "json": False, "sanitize_messages": False})
+    assert out == ({"log_dir": log_dir, "json": False}, False)
+    monkeypatch.setenv("LAKETRACE_LOG_DIR", log_dir)
+    with pytest.warns(DeprecationWarning):
+        assert "log_dir" not in legacy.translate({"rotation_mb": 1, "serialize": True}).config
+    assert legacy.translate({"level": "INFO"}).config == {"level": "INFO"}
