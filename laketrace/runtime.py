@@ -120,6 +120,9 @@ class RuntimePlatform(str, enum.Enum):
     SYNAPSE = "synapse"
     LOCAL = "local"
 
+    def __str__(self) -> str:  # f"{info.platform}" prints "fabric", as the string did
+        return str(self.value)
+
 
 class RuntimeType(str, enum.Enum):
     """How the code runs: a notebook, a scheduled job, or a plain script."""
@@ -127,6 +130,9 @@ class RuntimeType(str, enum.Enum):
     NOTEBOOK = "notebook"
     JOB = "job"
     SCRIPT = "script"
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 _JOB_ENV = ("DB_JOB_ID", "DB_JOB_RUN_ID", "FABRIC_JOB_ID")

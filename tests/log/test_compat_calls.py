@@ -161,6 +161,11 @@ def test_detect_runtime_is_the_string_with_details(monkeypatch):
     assert info.metadata["workspace_id"] == "ws-1" and info.metadata["lakehouse_id"] == "lh-1"
     assert info.metadata["platform"] == "fabric" and info.pid == os.getpid()
     assert {"fabric": 1}[info] == 1 and f"{info}" == "fabric"
+    assert str(info.platform) == f"{info.platform}" == "fabric" and str(info.runtime_type) in (
+        "notebook",
+        "job",
+        "script",
+    )
 
 
 @pytest.mark.parametrize(
