@@ -213,3 +213,35 @@ def test_enqueue_records_are_uploaded(make_logger, tmp_path):
     target = tmp_path / "q.log"
     assert log.upload_log_to_lakehouse(str(target))
     assert len(_lines(target.read_text())) == 50
+
+
+def test_a_directory_target_returns_false_and_keeps_the_directory(make_logger, tmp_path):
+    """A target that is an existing directory is not replaced: False, one WARNING, and the
+    directory and its files stay as they were."""
+    target = tmp_path / "dir"
+    target.mkdir()
+    (target / "keep.txt").write_text("keep")
+    log = make_logger()
+    log.info("hi")
+    with capture_records() as records:
+        assert log.upload_log_to_lakehouse(str(target), max_retries=1) is False
+    assert [r.level for r in records] == ["WARNING"]
+    assert sorted(os.listdir(target)) == ["keep.txt"]
+
+
+def test_active_mapped_segment_uploads_whole_lines_without_nuls(make_logger, tmp_path):
+    """Records in the active spool file (a mapped segment with reserved NUL space) are
+    uploaded as complete JSON lines, with no NUL bytes and a final newline."""
+    log = make_logger()
+    for i in range(5):
+        log.info("live {}", i)
+    target = tmp_path / "live.log"
+    assert log.upload_log_to_lakehouse(str(target)) is True
+    data = target.read_bytes()
+    assert b"\x00" not in data and data.endswith(b"\n")
+    assert [r["msg"] for r in _lines(data.decode())] == [f"live {i}" for i in range(5)]
+    log.info("after")
+    log.close()
+    ((path, _),) = list_spool(log.log_dir)
+    with open(path, "rb") as fh:
+        assert b"\x00" not in fh.read()
