@@ -75,8 +75,8 @@ def sanitize_message(message: Any) -> str:
     """``message`` made safe to log: newlines, carriage returns and NULs escaped (a forged
     second log line becomes visible escapes) and format braces doubled (`escape_format_strings`).
 
-    >>> sanitize_message("user {id}\nINFO forged")
-    'user {{id}}\\nINFO forged'
+    >>> sanitize_message("user {id}\\nINFO forged")
+    'user {{id}}\\\\nINFO forged'
     """
     return escape_format_strings(escape_newlines(message))
 
