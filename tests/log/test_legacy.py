@@ -310,10 +310,12 @@ def test_translate_without_legacy_keys_warns_nothing():
 
 
 @pytest.mark.parametrize("key", sorted(legacy.LEGACY_KEYS))
-def test_a_1x_config_keeps_1x_defaults(key, monkeypatch, capsys):
+def test_a_1x_config_keeps_1x_defaults(key, monkeypatch, capsys, tmp_path):
     """A config using any 1.x key gets 1.x's defaults for the keys it leaves out:
     log_dir /tmp/laketrace_logs, JSON lines on stdout, and newlines escaped in messages."""
     monkeypatch.delenv("LAKETRACE_LOG_DIR", raising=False)
+    assert legacy.LEGACY_LOG_DIR == "/tmp/laketrace_logs"
+    monkeypatch.setattr(legacy, "LEGACY_LOG_DIR", str(tmp_path / "laketrace_logs"))
     value = {"rotation_mb": 10, "retention_files": 5}.get(key, True)
     with pytest.warns(DeprecationWarning) as caught:
         log = laketrace.create_logger(f"legacy.defaults.{key}", {key: value})
