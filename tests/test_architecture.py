@@ -112,14 +112,19 @@ def test_layout_follows_the_data_path():
         assert os.path.isfile(os.path.join(ROOT, "laketrace", top + ".py")), top
 
 
+JAVA_DIR = os.path.join(ROOT, "spark_listener", "jvm", "src", "main", "java", "io", "laketrace")
+
+
+def _java(name: str | None = None) -> str:
+    names = [name] if name else sorted(os.listdir(JAVA_DIR))
+    return "".join(open(os.path.join(JAVA_DIR, f), encoding="utf-8").read() for f in names)
+
+
 def test_jvm_listener_reads_the_same_spark_properties():
     """The Java listener's Spark property keys are the ones laketrace.runtime owns."""
     from laketrace import runtime
 
-    java_dir = os.path.join(ROOT, "spark_listener", "jvm", "src", "main", "java", "io", "laketrace")
-    java = "".join(
-        open(os.path.join(java_dir, f), encoding="utf-8").read() for f in os.listdir(java_dir)
-    )
+    java = _java()
     used = set(re.findall(r'"(spark\.[A-Za-z0-9_.]+)"', java))
     owned = {
         runtime.PROP_JOB_GROUP,
@@ -128,3 +133,13 @@ def test_jvm_listener_reads_the_same_spark_properties():
         *runtime.PROP_NOTEBOOK,
     }
     assert used == owned
+
+
+def test_jvm_flush_job_group_is_the_one_runtime_owns():
+    """The Java side's flush job group (used before Python hands it over) is
+    laketrace.runtime.FLUSH_JOB_GROUP, and no Java file spells it another way."""
+    from laketrace import runtime
+
+    default = re.findall(r'static volatile String group = "([^"]*)";', _java("FlushWork.java"))
+    assert default == [runtime.FLUSH_JOB_GROUP]
+    assert set(re.findall(r'"(laketrace[-_]flush[^"]*)"', _java())) == {runtime.FLUSH_JOB_GROUP}
