@@ -143,3 +143,27 @@ def test_jvm_flush_job_group_is_the_one_runtime_owns():
     default = re.findall(r'static volatile String group = "([^"]*)";', _java("FlushWork.java"))
     assert default == [runtime.FLUSH_JOB_GROUP]
     assert set(re.findall(r'"(laketrace[-_]flush[^"]*)"', _java())) == {runtime.FLUSH_JOB_GROUP}
+
+
+def test_jvm_spool_writer_names_files_as_laketrace_spool_does():
+    """The Java spool writer's file names, suffixes and temp folder are the ones
+    laketrace.spool owns: a name it builds parses with `parse_spool_name`."""
+    from laketrace.spool import _fs, names
+
+    java = _java("SpoolWriter.java")
+    stamp_format = re.findall(r'ofPattern\("([^"]+)"\)', java)
+    assert len(stamp_format) == 1
+    # each pattern letter is one digit; quoted text is literal
+    sample_stamp = re.sub(r"'([^']*)'|[A-Za-z]", lambda m: m.group(1) or "1", stamp_format[0])
+    assert re.fullmatch(names.STAMP_PATTERN, sample_stamp), sample_stamp
+    assert '+ "__" + STAMP.format(' in java and '+ "__" + String.format("%06d"' in java
+    assert f'"{names.ACTIVE_SUFFIX}"' in java and f'"{names.SEALED_SUFFIX}"' in java
+    internal, tmp = os.path.split(_fs.CREATING_DIR)
+    assert f'resolve("{internal}").resolve("{tmp}")' in java and internal == names.INTERNAL_DIR
+    assert f'"{_fs.CREATING_SUFFIX}"' in java
+    parsed = names.parse_spool_name(f"app.spark__{sample_stamp}__run-1__4242__000001.jsonl")
+    assert parsed is not None and (parsed.logger, parsed.pid, parsed.sealed) == (
+        "app.spark",
+        4242,
+        False,
+    )
