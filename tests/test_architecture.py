@@ -167,3 +167,57 @@ def test_jvm_spool_writer_names_files_as_laketrace_spool_does():
         4242,
         False,
     )
+
+
+ROOTS = ("log", "record", "sinks", "spool", "flush", "executor", "read", "cli")
+ROOTS += ("schema", "runtime", "targets", "storage", "errors", "testing", "_units")
+
+
+def _resolve(dotted: str) -> None:
+    """Import the longest module prefix of ``laketrace.<dotted>``, then get the rest."""
+    import dataclasses
+    import importlib
+    import importlib.util
+
+    parts = dotted.split(".")
+    mod, i = "laketrace." + parts[0], 1
+    while i < len(parts) and importlib.util.find_spec(mod) is not None:
+        spec = importlib.util.find_spec(mod)
+        if not (spec and spec.submodule_search_locations):
+            break
+        if importlib.util.find_spec(f"{mod}.{parts[i]}") is None:
+            break
+        mod, i = f"{mod}.{parts[i]}", i + 1
+    obj = importlib.import_module(mod)
+    for attr in parts[i:]:
+        if dataclasses.is_dataclass(obj) and attr in {f.name for f in dataclasses.fields(obj)}:
+            return
+        if isinstance(obj, type) and attr in getattr(obj, "__annotations__", {}):
+            return  # declared on the class, set per logger (the level methods)
+        obj = getattr(obj, attr)
+
+
+def architecture_names(text: str) -> list[str]:
+    """Dotted laketrace names (``flush.run.flush_to_delta``) in a README Architecture section."""
+    section = text.split("\n## Architecture", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for name in re.findall(r"`((?:laketrace\.)?[A-Za-z_]+(?:\.[A-Za-z_]+)+)`", section):
+        name = name.removeprefix("laketrace.")
+        if name.split(".")[0] in ROOTS and not name.endswith((".py", ".toml", ".jsonl")):
+            out.append(name)
+    return out
+
+
+def test_readme_architecture_names_only_what_exists():
+    """Every module, class and function the README's Architecture section names exists
+    (so a move or a rename cannot leave the map pointing at nothing)."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    names = architecture_names(text)
+    assert len(names) > 10
+    missing = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert missing == []
