@@ -188,13 +188,11 @@ class FabricToken:
         self._clock = clock
         self._token = ""
         self._renew_at = float("-inf")
-        self.fetches = 0
 
     def __call__(self) -> dict[str, str]:
         now = self._clock()
         if now >= self._renew_at:
             token = str(self._get("storage"))
-            self.fetches += 1
             exp = _jwt_expiry(token)
             self._token = token
             self._renew_at = (

@@ -23,7 +23,6 @@ from typing import Literal
 from .errors import ConfigError
 
 DEFAULT_LOCAL_PATH = os.path.join("lakehouse", "laketrace_logs")
-DEFAULT_TABLE_NAME = "laketrace_logs"
 
 _ONELAKE = re.compile(
     r"^abfss://(?P<ws>[^@/]+)@onelake\.dfs\.fabric\.microsoft\.com/"

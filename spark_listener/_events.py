@@ -36,7 +36,6 @@ class EventHandler:
         self.jobs: dict[int, dict[str, Any]] = {}
         self.events = 0
         self.jobs_ended = 0
-        self.last_event_at = 0.0
 
     def _emit(
         self, level: str, msg: str, job: JobContext | None = None, exc: Any = None, **fields: Any
@@ -63,7 +62,6 @@ class EventHandler:
     def safely(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run a handler; never let an exception reach Spark's listener bus."""
         self.events += 1
-        self.last_event_at = time.time()
         try:
             fn(*args, **kwargs)
         except Exception as exc:

@@ -112,14 +112,19 @@ def test_layout_follows_the_data_path():
         assert os.path.isfile(os.path.join(ROOT, "laketrace", top + ".py")), top
 
 
+JAVA_DIR = os.path.join(ROOT, "spark_listener", "jvm", "src", "main", "java", "io", "laketrace")
+
+
+def _java(name: str | None = None) -> str:
+    names = [name] if name else sorted(os.listdir(JAVA_DIR))
+    return "".join(open(os.path.join(JAVA_DIR, f), encoding="utf-8").read() for f in names)
+
+
 def test_jvm_listener_reads_the_same_spark_properties():
     """The Java listener's Spark property keys are the ones laketrace.runtime owns."""
     from laketrace import runtime
 
-    java_dir = os.path.join(ROOT, "spark_listener", "jvm", "src", "main", "java", "io", "laketrace")
-    java = "".join(
-        open(os.path.join(java_dir, f), encoding="utf-8").read() for f in os.listdir(java_dir)
-    )
+    java = _java()
     used = set(re.findall(r'"(spark\.[A-Za-z0-9_.]+)"', java))
     owned = {
         runtime.PROP_JOB_GROUP,
@@ -128,3 +133,91 @@ def test_jvm_listener_reads_the_same_spark_properties():
         *runtime.PROP_NOTEBOOK,
     }
     assert used == owned
+
+
+def test_jvm_flush_job_group_is_the_one_runtime_owns():
+    """The Java side's flush job group (used before Python hands it over) is
+    laketrace.runtime.FLUSH_JOB_GROUP, and no Java file spells it another way."""
+    from laketrace import runtime
+
+    default = re.findall(r'static volatile String group = "([^"]*)";', _java("FlushWork.java"))
+    assert default == [runtime.FLUSH_JOB_GROUP]
+    assert set(re.findall(r'"(laketrace[-_]flush[^"]*)"', _java())) == {runtime.FLUSH_JOB_GROUP}
+
+
+def test_jvm_spool_writer_names_files_as_laketrace_spool_does():
+    """The Java spool writer's file names, suffixes and temp folder are the ones
+    laketrace.spool owns: a name it builds parses with `parse_spool_name`."""
+    from laketrace.spool import _fs, names
+
+    java = _java("SpoolWriter.java")
+    stamp_format = re.findall(r'ofPattern\("([^"]+)"\)', java)
+    assert len(stamp_format) == 1
+    # each pattern letter is one digit; quoted text is literal
+    sample_stamp = re.sub(r"'([^']*)'|[A-Za-z]", lambda m: m.group(1) or "1", stamp_format[0])
+    assert re.fullmatch(names.STAMP_PATTERN, sample_stamp), sample_stamp
+    assert '+ "__" + STAMP.format(' in java and '+ "__" + String.format("%06d"' in java
+    assert f'"{names.ACTIVE_SUFFIX}"' in java and f'"{names.SEALED_SUFFIX}"' in java
+    internal, tmp = os.path.split(_fs.CREATING_DIR)
+    assert f'resolve("{internal}").resolve("{tmp}")' in java and internal == names.INTERNAL_DIR
+    assert f'"{_fs.CREATING_SUFFIX}"' in java
+    parsed = names.parse_spool_name(f"app.spark__{sample_stamp}__run-1__4242__000001.jsonl")
+    assert parsed is not None and (parsed.logger, parsed.pid, parsed.sealed) == (
+        "app.spark",
+        4242,
+        False,
+    )
+
+
+ROOTS = ("log", "record", "sinks", "spool", "flush", "executor", "read", "cli")
+ROOTS += ("schema", "runtime", "targets", "storage", "errors", "testing", "_units")
+
+
+def _resolve(dotted: str) -> None:
+    """Import the longest module prefix of ``laketrace.<dotted>``, then get the rest."""
+    import dataclasses
+    import importlib
+    import importlib.util
+
+    parts = dotted.split(".")
+    mod, i = "laketrace." + parts[0], 1
+    while i < len(parts) and importlib.util.find_spec(mod) is not None:
+        spec = importlib.util.find_spec(mod)
+        if not (spec and spec.submodule_search_locations):
+            break
+        if importlib.util.find_spec(f"{mod}.{parts[i]}") is None:
+            break
+        mod, i = f"{mod}.{parts[i]}", i + 1
+    obj = importlib.import_module(mod)
+    for attr in parts[i:]:
+        if dataclasses.is_dataclass(obj) and attr in {f.name for f in dataclasses.fields(obj)}:
+            return
+        if isinstance(obj, type) and attr in getattr(obj, "__annotations__", {}):
+            return  # declared on the class, set per logger (the level methods)
+        obj = getattr(obj, attr)
+
+
+def architecture_names(text: str) -> list[str]:
+    """Dotted laketrace names (``flush.run.flush_to_delta``) in a README Architecture section."""
+    section = text.split("\n## Architecture", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for name in re.findall(r"`((?:laketrace\.)?[A-Za-z_]+(?:\.[A-Za-z_]+)+)`", section):
+        name = name.removeprefix("laketrace.")
+        if name.split(".")[0] in ROOTS and not name.endswith((".py", ".toml", ".jsonl")):
+            out.append(name)
+    return out
+
+
+def test_readme_architecture_names_only_what_exists():
+    """Every module, class and function the README's Architecture section names exists
+    (so a move or a rename cannot leave the map pointing at nothing)."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    names = architecture_names(text)
+    assert len(names) > 10
+    missing = []
+    for name in names:
+        try:
+            _resolve(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert missing == []

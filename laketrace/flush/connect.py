@@ -31,6 +31,7 @@ from .commits import Commit, History, parse_meta, read_back
 from .delta_rs import DeltaRsWriter
 from .duck_read import DuckReader
 from .faults import fault
+from .spark_delta import check_schema, commits_from_rows, delta_append
 from .writer import (
     QUARANTINE_DESCRIPTION,
     TABLE_DESCRIPTION,
@@ -38,7 +39,6 @@ from .writer import (
     Outcome,
     Prepared,
     QuarantineRow,
-    check_columns,
     name_variants,
     new_rows,
     quarantine_key,
@@ -163,7 +163,7 @@ class ConnectWriter(DeltaRsWriter):
             have = self.spark.table(location) if self.target.kind == "table" else None
             if have is None:
                 have = self.spark.read.format("delta").load(location)
-            _check_schema(location, schema, have.schema)
+            check_schema(location, schema, have.schema)
             return
         cols = ", ".join(f"{_quote(f.name)} {f.dataType.simpleString()}" for f in schema.fields)
         props = ", ".join(f"{_sql_str(k)} = {_sql_str(v)}" for k, v in TABLE_PROPERTIES.items())
@@ -179,7 +179,7 @@ class ConnectWriter(DeltaRsWriter):
             .selectExpr("version", "unix_millis(timestamp) AS ms", "operation", "userMetadata")
             .collect()
         )
-        return [Commit(int(r[0]), int(r[1] or 0), str(r[2] or ""), parse_meta(r[3])) for r in rows]
+        return commits_from_rows(rows)
 
     def latest(self, limit: int) -> list[Commit]:
         if not self.exists():
@@ -222,19 +222,6 @@ class ConnectWriter(DeltaRsWriter):
         have = self._frame(self.target.location).filter(where).select("record_id").distinct()
         return df.join(have, "record_id", "left_anti").select(*data.schema.names)
 
-    def _append(self, df: Any, location: str, app_id: str, version: int, meta: str) -> None:
-        writer = (
-            df.write.format("delta")
-            .mode("append")
-            .option("txnAppId", app_id)
-            .option("txnVersion", str(version))
-            .option("userMetadata", meta)
-        )
-        if self.target.kind == "table":
-            writer.saveAsTable(location)
-        else:
-            writer.save(location)
-
     def _ours(
         self, location: str, before: int | None, app: str, batch: int
     ) -> tuple[int | None, int | None]:
@@ -268,7 +255,14 @@ class ConnectWriter(DeltaRsWriter):
         qdf = self.spark.createDataFrame(
             self._quarantine_table(prepared, rows), spark_schema(quarantine=True)
         )
-        self._append(qdf, location, prepared.app_id + ":q", prepared.version, prepared.q_meta)
+        delta_append(
+            qdf,
+            location,
+            table=self.target.kind == "table",
+            app_id=prepared.app_id + ":q",
+            version=prepared.version,
+            meta=prepared.q_meta,
+        )
         return len(rows)
 
     def _main(self, prepared: Prepared, data: Any) -> tuple[bool, int, int | None]:
@@ -281,7 +275,14 @@ class ConnectWriter(DeltaRsWriter):
         if prepared.idempotent and data.num_rows:
             df = self._absent_rows(df, data)
         before = self._version(location)
-        self._append(df, location, prepared.app_id, prepared.version, prepared.main_meta)
+        delta_append(
+            df,
+            location,
+            table=self.target.kind == "table",
+            app_id=prepared.app_id,
+            version=prepared.version,
+            meta=prepared.main_meta,
+        )
         written, version = self._ours(location, before, prepared.app_id, prepared.version)
         if written is None:  # Delta skipped it: the txn was committed before
             return True, 0, version
@@ -299,12 +300,3 @@ class ConnectWriter(DeltaRsWriter):
                 return Outcome(0, self.table_version(), True, quarantined)
             skipped, written, version = self._main(prepared, data)
             return Outcome(written, version, skipped, quarantined)
-
-
-def _check_schema(location: str, expected: Any, existing: Any) -> None:
-    check_columns(
-        location,
-        {f.name: f.dataType.simpleString() for f in expected.fields},
-        {f.name: f.dataType.simpleString() for f in existing.fields},
-        "Flush to a new table, or migrate it to laketrace.schema.spark_schema().",
-    )

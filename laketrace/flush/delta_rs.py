@@ -256,17 +256,15 @@ class DeltaRsWriter:
         return table.select(schema.names).cast(schema)
 
     def _quarantine_table(self, prepared: Prepared, rows: list[QuarantineRow]) -> pa.Table:
-        pa = self.pa
-        return pa.table(
+        # column types come from the schema (`arrow_schema` converts the lists)
+        return self.pa.table(
             {
                 "source_file": [r.source_file for r in rows],
-                "line_no": pa.array([r.line_no for r in rows], pa.int32()),
+                "line_no": [r.line_no for r in rows],
                 "reason": [r.reason for r in rows],
                 "raw_line": [r.raw_line for r in rows],
-                "flush_batch": pa.array([prepared.version] * len(rows), pa.int64()),
-                "quarantined_at": pa.array(
-                    [prepared.ingested_at] * len(rows), pa.timestamp("us", tz="UTC")
-                ),
+                "flush_batch": [prepared.version] * len(rows),
+                "quarantined_at": [prepared.ingested_at] * len(rows),
             },
             schema=arrow_schema(quarantine=True),
         )

@@ -35,6 +35,7 @@ from typing import Any
 
 from .. import runtime as _runtime
 from ..errors import ConfigError, FlushError
+from ..schema import PARTITION_COLUMNS
 from ..spool.ids import spool_id
 from ..spool.ledger import Manifest, TableState, encode_entry
 from ..spool.live import seal_active
@@ -131,9 +132,10 @@ def _check_options(batch_bytes: Any, partition_by: Any) -> None:
         raise ConfigError(
             f"flush_to_delta: batch_bytes must be a positive int, got {batch_bytes!r}."
         )
-    if partition_by not in (None, "date"):
+    if partition_by is not None and partition_by not in PARTITION_COLUMNS:
         raise ConfigError(
-            f"flush_to_delta: partition_by must be 'date' or None, got {partition_by!r}."
+            f"flush_to_delta: partition_by must be one of {list(PARTITION_COLUMNS)} or None, "
+            f"got {partition_by!r}."
         )
 
 

@@ -21,6 +21,7 @@ from ..spool.read import open_spool_file
 from ..targets import Target
 from .commits import Commit, History, page_sizes, parse_meta, read_back
 from .faults import fault
+from .spark_delta import check_schema, commits_from_rows, delta_append
 from .spark_read import read_lines
 from .validate import RAW_LIMIT, validate_line
 from .writer import (
@@ -30,7 +31,6 @@ from .writer import (
     Outcome,
     Prepared,
     QuarantineRow,
-    check_columns,
     name_variants,
     new_rows,
     quarantine_key,
@@ -125,7 +125,7 @@ class SparkWriter:
     def _ensure(self, location: str, kind: str, schema: Any, part: str | None, desc: str) -> None:
         if self._exists(location):
             have = self._table(location, kind).toDF().schema
-            _check_schema(location, schema, have)
+            check_schema(location, schema, have)
             return
         builder = self.DeltaTable.createIfNotExists(self.spark)
         builder = builder.tableName(location) if kind == "table" else builder.location(location)
@@ -149,7 +149,7 @@ class SparkWriter:
             )
             .collect()
         )
-        return [Commit(int(r[0]), int(r[1] or 0), str(r[2] or ""), parse_meta(r[3])) for r in rows]
+        return commits_from_rows(rows)
 
     def latest(self, limit: int) -> list[Commit]:
         if not self.exists():
@@ -189,19 +189,6 @@ class SparkWriter:
             else:
                 cols.append(F.col(name))
         return df.filter(~F.col("_bad")).select(*cols)
-
-    def _append(self, df: Any, location: str, app_id: str, version: int, meta: str) -> None:
-        writer = (
-            df.write.format("delta")
-            .mode("append")
-            .option("txnAppId", app_id)
-            .option("txnVersion", str(version))
-            .option("userMetadata", meta)
-        )
-        if self.target.kind == "table":
-            writer.saveAsTable(location)
-        else:
-            writer.save(location)
 
     def _absent(self, df: Any) -> Any:
         """``df`` without the record_ids the target holds already (same dates)."""
@@ -270,8 +257,13 @@ class SparkWriter:
         final = self._final(df, prepared.ingested_at)
         if prepared.idempotent:
             final = self._absent(final)
-        self._append(
-            final, self.target.location, prepared.app_id, prepared.version, prepared.main_meta
+        delta_append(
+            final,
+            self.target.location,
+            table=self.target.kind == "table",
+            app_id=prepared.app_id,
+            version=prepared.version,
+            meta=prepared.main_meta,
         )
         skipped, written, version = self._after_append(before, prepared)
         if skipped:
@@ -303,8 +295,13 @@ class SparkWriter:
             (r.source_file, r.line_no, r.reason, r.raw_line, prepared.version, at) for r in keep
         ]
         qdf = self.spark.createDataFrame(data, spark_schema(quarantine=True))
-        self._append(
-            qdf, self.target.quarantine, prepared.app_id + ":q", prepared.version, prepared.q_meta
+        delta_append(
+            qdf,
+            self.target.quarantine,
+            table=self.target.kind == "table",
+            app_id=prepared.app_id + ":q",
+            version=prepared.version,
+            meta=prepared.q_meta,
         )
         return len(keep)
 
@@ -350,12 +347,3 @@ def _uri_key(path: str) -> str:
         if text.startswith(prefix):
             text = text[len(prefix) :]
     return text.lstrip("/")
-
-
-def _check_schema(location: str, expected: Any, existing: Any) -> None:
-    check_columns(
-        location,
-        {f.name: f.dataType.simpleString() for f in expected.fields},
-        {f.name: f.dataType.simpleString() for f in existing.fields},
-        "Flush to a new table, or migrate it to laketrace.schema.spark_schema().",
-    )

@@ -40,11 +40,6 @@ def current_job() -> JobContext | None:
     return _job[0]
 
 
-def job_fields() -> dict[str, str] | None:
-    """Context fields of the current Spark job (description, SQL execution id)."""
-    return _job_fields[0]
-
-
 @contextlib.contextmanager
 def contextualize(**fields: Any) -> Iterator[None]:
     """Add ``fields`` to every record logged inside the ``with`` block (contextvars).

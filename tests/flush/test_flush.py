@@ -96,6 +96,14 @@ def test_unpartitioned_option(make_logger, log_dir, tmp_path):
     assert DeltaTable(target).metadata().partition_columns == []
 
 
+def test_partition_by_takes_only_the_schemas_partition_column(log_dir, tmp_path):
+    """partition_by other than laketrace.schema.PARTITION_COLUMNS (or None) is a ConfigError
+    that names the accepted values, before anything is written."""
+    with pytest.raises(laketrace.ConfigError, match=r"partition_by must be one of \['date'\]"):
+        flush_to_delta(log_dir=log_dir, path=str(tmp_path / "t"), partition_by="level")
+    assert not os.path.exists(tmp_path / "t")
+
+
 def test_only_sealed_files_are_flushed(make_logger, log_dir, tmp_path):
     """An active file a live writer of another process holds is left for a later flush (this
     process's own loggers are sealed first, see the next tests); once that writer is gone,

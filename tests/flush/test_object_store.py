@@ -21,11 +21,14 @@ import laketrace
 from laketrace.cli.commands import main
 from laketrace.errors import StorageError
 from laketrace.flush.faults import EXIT_CODE
+from laketrace.read.query import delta_dataset
 from laketrace.spool.ledger import manifest_path
 from tests import azurite
 
 pytest.importorskip("deltalake")
 pytest.importorskip("duckdb")
+from deltalake import DeltaTable
+
 pytestmark = pytest.mark.slow
 
 _containers = itertools.count(1)
@@ -231,3 +234,21 @@ def test_missing_container_is_named(store, tmp_path):
     """Reading a table in a container that does not exist says so, naming it."""
     with pytest.raises(StorageError, match=r"container 'nosuch'.*does not exist"):
         laketrace.query("SELECT 1", path=store.uri("nosuch", "t"), storage_options=store.options())
+
+
+def test_quarantine_option_names_a_remote_quarantine_table(store, remote, make_logger, log_dir):
+    """quarantine= on a remote target puts bad lines in that remote table (not the default
+    one next to the target), written by delta-rs with the same storage options."""
+    opts = store.options()
+    log = make_logger(path=remote, storage_options=opts)
+    log.info("good")
+    log.close()
+    Path(log_dir, "notes.txt").write_text("not a record\n")
+    elsewhere = remote.rsplit("/", 1)[0] + "/rejects"
+    res = laketrace.flush_to_delta(
+        log_dir=log_dir, path=remote, quarantine=elsewhere, storage_options=opts
+    )
+    assert (res.records, res.quarantined, res.writer) == (1, 1, "delta-rs")
+    got = delta_dataset(elsewhere, storage_options=opts).to_table(columns=["raw_line"])
+    assert got.to_pylist() == [{"raw_line": "not a record"}]
+    assert not DeltaTable.is_deltatable(remote + "_quarantine", storage_options=opts)

@@ -6,7 +6,7 @@ Databricks serverless notebook's ``spark`` is connected: no SparkContext, no py4
 in this process. One session runs every scenario:
 
 1. ``once``: a flush to a catalog table, then another: every record once, a bad line
-   quarantined once, the second flush ships nothing;
+   quarantined once (in the table ``quarantine=`` names), the second flush ships nothing;
 2. ``crash``: a child flush dies at a fault point (``after_commit``: the commit is in the
    table, not in the ledger; ``between_commits``: the quarantine commit is in, the main
    one is not), then this process flushes again;
@@ -97,17 +97,22 @@ def scenario_once(spark: Any, work: str) -> dict[str, Any]:
     tags_seen: list[list[str]] = []  # the session's tags as the flush passes its fault points
     faults.fault_hook = lambda point: tags_seen.append(sorted(spark.getTags()))
     try:
-        first = laketrace.flush_to_delta(spark, log_dir=log_dir, table="default.app_logs")
+        first = laketrace.flush_to_delta(
+            spark, log_dir=log_dir, table="default.app_logs", quarantine="default.app_rejects"
+        )
     finally:
         faults.fault_hook = None
-    second = laketrace.flush_to_delta(spark, log_dir=log_dir, table="default.app_logs")
+    second = laketrace.flush_to_delta(
+        spark, log_dir=log_dir, table="default.app_logs", quarantine="default.app_rejects"
+    )
     tags_after = sorted(spark.getTags())
-    quarantine = spark.table("default.app_logs_quarantine").select("source_file").collect()
+    quarantine = spark.table("default.app_rejects").select("source_file").collect()
     return {
         "first": flush_info(first),
         "second": flush_info(second),
         "msgs": msgs(spark, "default.app_logs", "once "),
         "quarantine": [r[0] for r in quarantine],
+        "default_quarantine": spark.catalog.tableExists("default.app_logs_quarantine"),
         "tags_seen": tags_seen,
         "tags_after": tags_after,
     }

@@ -187,14 +187,15 @@ def test_the_client_is_a_pure_connect_session(connect_run):
 
 
 def test_flushing_twice_to_a_catalog_table_ships_every_record_once(connect_run):
-    """Two flushes through Connect: 20 records once, a foreign file quarantined once, and
-    the flush's operations tagged ``laketrace-flush`` (the tag removed afterwards)."""
+    """Two flushes through Connect: 20 records once, a foreign file quarantined once (in the
+    table ``quarantine=`` names, not the default one), and the flush's operations tagged
+    ``laketrace-flush`` (the tag removed afterwards)."""
     res = connect_run.scenario("once")
     assert res["first"]["writer"] == "connect"
     assert (res["first"]["records"], res["first"]["quarantined"]) == (20, 1)
     assert (res["second"]["records"], res["second"]["batches"]) == (0, 0)
     assert _count(res["msgs"]) == {f"once {i}": 1 for i in range(20)}
-    assert res["quarantine"] == ["notes.txt"]
+    assert res["quarantine"] == ["notes.txt"] and res["default_quarantine"] is False
     assert res["tags_seen"] and all(t == ["laketrace-flush"] for t in res["tags_seen"])
     assert res["tags_after"] == [], "the flush left its operation tag on the session"
 
