@@ -223,9 +223,12 @@ class DeltaRsWriter:
             if self._cache is not None:
                 cached_paths, bad_files, cached = self._cache
                 keep = [p for p in todo if p in cached_paths and p not in bad_files]
-                if keep:
-                    mask = pa.compute.is_in(cached.column("_file"), pa.array(keep))
-                    parts.append(cached.filter(mask) if len(keep) < len(cached_paths) else cached)
+                if len(keep) == len(cached_paths):
+                    parts.append(cached)
+                elif keep:
+                    parts.append(
+                        cached.filter(pa.compute.is_in(cached.column("_file"), pa.array(keep)))
+                    )
                 todo = [p for p in todo if p not in keep]
             if todo:  # cleaned copies of problem files
                 try:

@@ -119,8 +119,9 @@ class Prefetch:
         pa = self._pa
         old = pa.array(list(renamed))
         at = pc.index_in(table.column("_file"), value_set=old)
-        table = table.filter(pc.is_valid(at))
-        at = pc.index_in(table.column("_file"), value_set=old)
+        if at.null_count:  # rows of files not taken (copying the table is costly)
+            table = table.filter(pc.is_valid(at))
+            at = pc.index_in(table.column("_file"), value_set=old)
         kind = table.schema.field("_file").type
         names = pa.array(list(renamed.values()), kind).take(at)
         table = table.set_column(table.schema.get_field_index("_file"), "_file", names)
