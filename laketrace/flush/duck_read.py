@@ -10,9 +10,12 @@ the UTC date of ``ts``. Without DuckDB, lines are parsed in Python (slower).
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import tempfile
+from array import array
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from ..schema import COLUMNS, REQUIRED_COLUMNS, arrow_schema, duckdb_columns
@@ -169,6 +172,29 @@ class DuckReader:
             self._halve(lines[mid:], bad, parts)
 
 
+def strings(values: list[str], pa: Any) -> pa.Array:
+    """An Arrow string array built from its buffers.
+
+    ``pa.array`` and ``pa.scalar`` import pandas when it is installed (half a second of
+    CPU, most of a small flush's), so the flush's clean path builds its few values itself.
+    """
+    data = [v.encode() for v in values]
+    offsets = array("i", accumulate((len(d) for d in data), initial=0))
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers)
+
+
+def timestamps(at: _dt.datetime | None, n: int, pa: Any) -> pa.Array:
+    """``n`` times the instant ``at`` as Arrow UTC microsecond timestamps (see `strings`)."""
+    if at is None:
+        return pa.nulls(n, pa.timestamp("us", tz="UTC"))
+    micros = (at - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)) // _dt.timedelta(
+        microseconds=1
+    )
+    one = pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(array("q", [micros]))])
+    return pa.repeat(one.cast(pa.timestamp("us", tz="UTC"))[0], n)
+
+
 def _maps(table: pa.Table, pa: Any) -> pa.Table:
     """``table`` with each map column's key list and value list joined into an Arrow map.
 
@@ -182,13 +208,15 @@ def _maps(table: pa.Table, pa: Any) -> pa.Table:
         keys, values = table.column(at), table.column(at + 1)
         chunks = []
         for k, v in zip(keys.chunks, values.chunks, strict=True):
-            sizes = pc.list_value_length(k)
-            same = pc.equal(sizes, pc.list_value_length(v))
-            if pc.min(pc.fill_null(same, True)).as_py() is False:
-                none = pa.nulls(len(k), k.type)
-                k, v = pc.if_else(same, k, none), pc.if_else(same, v, none)
-                sizes = pc.list_value_length(k)
-            ends = pc.cumulative_sum(pc.fill_null(sizes, 0)).cast(pa.int32())
+            if k.offsets.equals(v.offsets):  # the usual case, no copies
+                chunks.append(
+                    pa.MapArray.from_arrays(k.offsets, k.values, v.values, mask=k.is_null())
+                )
+                continue
+            same = pc.equal(pc.list_value_length(k), pc.list_value_length(v))
+            none = pa.nulls(len(k), k.type)
+            k, v = pc.if_else(same, k, none), pc.if_else(same, v, none)
+            ends = pc.cumulative_sum(pc.fill_null(pc.list_value_length(k), 0)).cast(pa.int32())
             offsets = pa.concat_arrays([pa.array([0], pa.int32()), ends])
             chunks.append(
                 pa.MapArray.from_arrays(offsets, k.flatten(), v.flatten(), mask=k.is_null())

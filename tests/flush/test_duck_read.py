@@ -62,3 +62,32 @@ def test_duckdb_rows_equal_the_python_parse(tmp_path):
         want = expected.column(name).cast(expected.schema.field(name).type)
         have = got.column(name).cast(expected.schema.field(name).type)
         assert have.to_pylist() == want.to_pylist(), name
+
+
+_NO_PANDAS = """
+import sys
+import laketrace
+log = laketrace.get_logger("np", {"log_dir": sys.argv[1], "stdout": False, "rotation": "2 KB"})
+for i in range(60):
+    log.info("record {}", i, order=i)
+log.close()
+r = laketrace.flush_to_delta(log_dir=sys.argv[1], path=sys.argv[2], batch_bytes=4096)
+assert r.records == 60, r
+print("pandas" in sys.modules)
+"""
+
+
+def test_a_clean_flush_does_not_import_pandas(tmp_path):
+    """The delta-rs flush of clean files builds no Arrow value from Python objects, so pyarrow
+    never imports pandas (half a second of CPU) even where pandas is installed."""
+    pytest.importorskip("pandas")
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_PANDAS, str(tmp_path / "logs"), str(tmp_path / "t")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip() == "False"
