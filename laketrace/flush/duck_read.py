@@ -1,9 +1,11 @@
 """How the delta-rs writer reads spool JSON: DuckDB with the one rule in SQL.
 
 DuckDB parses the files strictly (a syntax error, a duplicated key, a lone surrogate, a
-BOM or a wrongly typed ``context``/``exception`` fails the read, and the file is split
-line by line in Python). Integer columns are read as JSON so that ``1.0``, ``"7"`` and
-``true`` are rejected as `laketrace.flush.validate` rejects them, ``ts`` must match
+BOM or a wrongly typed ``exception`` fails the read, and the file is split line by line
+in Python). ``context`` is read as JSON: a row whose ``context`` is not an object or
+repeats a key is flagged (`MAP_COLUMNS`). Integer columns are read as JSON so that
+``1.0``, ``"7"`` and ``true`` are rejected as `laketrace.flush.validate` rejects them,
+``ts`` must match
 `TS_PATTERN` and is converted to UTC (an offset is applied, not dropped), and ``date`` is
 the UTC date of ``ts``. Without DuckDB, lines are parsed in Python (slower).
 """
