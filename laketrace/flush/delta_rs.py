@@ -20,7 +20,7 @@ from ..errors import FlushError
 from ..schema import arrow_schema
 from ..targets import Target
 from .commits import Commit, History, parse_meta, read_back
-from .duck_read import DuckReader, python_table, writer_reject_rows
+from .duck_read import DuckReader, python_table, strings, timestamps, writer_reject_rows
 from .faults import fault
 from .prefetch import Prefetch
 from .rs_options import Options, with_storage_options
@@ -223,9 +223,12 @@ class DeltaRsWriter:
             if self._cache is not None:
                 cached_paths, bad_files, cached = self._cache
                 keep = [p for p in todo if p in cached_paths and p not in bad_files]
-                if keep:
-                    mask = pa.compute.is_in(cached.column("_file"), pa.array(keep))
-                    parts.append(cached.filter(mask) if len(keep) < len(cached_paths) else cached)
+                if len(keep) == len(cached_paths):
+                    parts.append(cached)
+                elif keep:
+                    parts.append(
+                        cached.filter(pa.compute.is_in(cached.column("_file"), pa.array(keep)))
+                    )
                 todo = [p for p in todo if p not in keep]
             if todo:  # cleaned copies of problem files
                 try:
@@ -244,9 +247,7 @@ class DeltaRsWriter:
                 return schema.empty_table()
             table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
             table = table.drop_columns(["_file", "_bad"])
-        ingested = pa.repeat(
-            pa.scalar(prepared.ingested_at, pa.timestamp("us", tz="UTC")), table.num_rows
-        )
+        ingested = timestamps(prepared.ingested_at, table.num_rows, pa)
         table = table.set_column(
             table.schema.get_field_index("ingested_at"), "ingested_at", ingested
         )
@@ -373,9 +374,10 @@ def _dedupe_executor_records(table: pa.Table, pa: Any) -> pa.Table:
     recomputed; the driver already drops recent repeats, this catches the rest.
     """
     pc = pa.compute
-    is_exec = pc.fill_null(pc.equal(table.column("source"), "executor"), False)
-    if not pc.any(is_exec).as_py():
+    is_exec = pc.equal(table.column("source"), strings(["executor"], pa)[0])
+    if not pc.any(is_exec).as_py():  # nulls skipped (no Python value: see `strings`)
         return table
+    is_exec = pc.fill_null(is_exec, False)
     ids = table.column("record_id").to_pylist()
     flags = is_exec.to_pylist()
     seen: set[str] = set()

@@ -1,18 +1,23 @@
 """How the delta-rs writer reads spool JSON: DuckDB with the one rule in SQL.
 
 DuckDB parses the files strictly (a syntax error, a duplicated key, a lone surrogate, a
-BOM or a wrongly typed ``context``/``exception`` fails the read, and the file is split
-line by line in Python). Integer columns are read as JSON so that ``1.0``, ``"7"`` and
-``true`` are rejected as `laketrace.flush.validate` rejects them, ``ts`` must match
+BOM or a wrongly typed ``exception`` fails the read, and the file is split line by line
+in Python). ``context`` is read as JSON: a row whose ``context`` is not an object or
+repeats a key is flagged (`MAP_COLUMNS`). Integer columns are read as JSON so that
+``1.0``, ``"7"`` and ``true`` are rejected as `laketrace.flush.validate` rejects them,
+``ts`` must match
 `TS_PATTERN` and is converted to UTC (an offset is applied, not dropped), and ``date`` is
 the UTC date of ``ts``. Without DuckDB, lines are parsed in Python (slower).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import tempfile
+from array import array
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from ..schema import COLUMNS, REQUIRED_COLUMNS, arrow_schema, duckdb_columns
@@ -24,6 +29,12 @@ if TYPE_CHECKING:
 
 INT_COLUMNS = tuple(c.name for c in COLUMNS if c.in_spool and c.type == "int")
 _STRING_COLUMNS = tuple(c.name for c in COLUMNS if c.in_spool and c.type == "string")
+#: map columns (``context``) are read as JSON and returned as a key list and a value list
+#: (``<name>:k``, ``<name>:v``) that `_maps` joins into an Arrow map: DuckDB builds a MAP
+#: about three times slower than the two lists
+MAP_COLUMNS = tuple(
+    c.name for c in COLUMNS if c.in_spool and isinstance(c.type, tuple) and c.type[0] == "map"
+)
 _TS = f"CASE WHEN regexp_full_match(ts, '{TS_PATTERN}') THEN TRY_CAST(ts AS TIMESTAMPTZ) END"
 
 
@@ -32,11 +43,19 @@ def _int(c: str) -> str:
     return f'CASE WHEN {is_int} THEN TRY_CAST("{c}" AS INTEGER) END'
 
 
+def _not_map(c: str) -> str:
+    """SQL: the JSON column ``c`` is not null and not an object without duplicated keys."""
+    keys = f'json_keys("{c}")'
+    not_object = f"json_type(\"{c}\") <> 'OBJECT'"
+    return f'("{c}" IS NOT NULL AND ({not_object} OR list_unique({keys}) <> len({keys})))'
+
+
 # a row DuckDB parsed but the one rule rejects
 _BAD_ROW = " OR ".join(
     [f"({_TS}) IS NULL"]
     + [f'"{c}" IS NULL OR "{c}" = \'\'' for c in REQUIRED_COLUMNS if c != "ts"]
     + [f'("{c}" IS NOT NULL AND ({_int(c)}) IS NULL)' for c in INT_COLUMNS]
+    + [_not_map(c) for c in MAP_COLUMNS]
 )
 
 
@@ -46,7 +65,7 @@ def _sql_str(text: str) -> str:
 
 def _columns_sql() -> str:
     cols = duckdb_columns()
-    for c in INT_COLUMNS:
+    for c in INT_COLUMNS + MAP_COLUMNS:
         cols[c] = "JSON"
     return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in cols.items()) + "}"
 
@@ -65,6 +84,9 @@ def _select_list() -> str:
             out.append("NULL::TIMESTAMPTZ AS ingested_at")
         elif c.name in INT_COLUMNS:
             out.append(f'({_int(c.name)}) AS "{c.name}"')
+        elif c.name in MAP_COLUMNS:
+            keys, values = f'json_keys("{c.name}")', f"""json_extract_string("{c.name}", '$.*')"""
+            out.append(f'{keys} AS "{c.name}:k", {values} AS "{c.name}:v"')
         else:
             out.append(f'"{c.name}"')
     return ", ".join(out)
@@ -117,7 +139,7 @@ class DuckReader:
         )
         sql = f"SELECT {_SELECT}, filename AS _file, ({_BAD_ROW}) AS _bad FROM {source}"
         out = (con or self.connect()).sql(sql).arrow()
-        return out.read_all() if hasattr(out, "read_all") else out
+        return _maps(out.read_all() if hasattr(out, "read_all") else out, self.pa)
 
     def rejects(self, path: str) -> tuple[list[int], pa.Table | None]:
         """For a file validated in Python that DuckDB still rejects or flags: the line
@@ -150,6 +172,61 @@ class DuckReader:
             mid = len(lines) // 2
             self._halve(lines[:mid], bad, parts)
             self._halve(lines[mid:], bad, parts)
+
+
+def strings(values: list[str], pa: Any) -> pa.Array:
+    """An Arrow string array built from its buffers.
+
+    ``pa.array`` and ``pa.scalar`` import pandas when it is installed (half a second of
+    CPU, most of a small flush's), so the flush's clean path builds its few values itself.
+    """
+    data = [v.encode() for v in values]
+    offsets = array("i", accumulate((len(d) for d in data), initial=0))
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers)
+
+
+def timestamps(at: _dt.datetime | None, n: int, pa: Any) -> pa.Array:
+    """``n`` times the instant ``at`` as Arrow UTC microsecond timestamps (see `strings`)."""
+    if at is None:
+        return pa.nulls(n, pa.timestamp("us", tz="UTC"))
+    micros = (at - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)) // _dt.timedelta(
+        microseconds=1
+    )
+    one = pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(array("q", [micros]))])
+    return pa.repeat(one.cast(pa.timestamp("us", tz="UTC"))[0], n)
+
+
+def _maps(table: pa.Table, pa: Any) -> pa.Table:
+    """``table`` with each map column's key list and value list joined into an Arrow map.
+
+    The lists of a row whose value is not an object (a ``_bad`` row) may differ in length;
+    its map is null.
+    """
+    import pyarrow.compute as pc
+
+    for name in MAP_COLUMNS:
+        at = table.schema.get_field_index(f"{name}:k")
+        keys, values = table.column(at), table.column(at + 1)
+        chunks = []
+        for k, v in zip(keys.chunks, values.chunks, strict=True):
+            if k.offsets.equals(v.offsets):  # the usual case, no copies
+                chunks.append(
+                    pa.MapArray.from_arrays(k.offsets, k.values, v.values, mask=k.is_null())
+                )
+                continue
+            same = pc.equal(pc.list_value_length(k), pc.list_value_length(v))
+            none = pa.nulls(len(k), k.type)
+            k, v = pc.if_else(same, k, none), pc.if_else(same, v, none)
+            ends = pc.cumulative_sum(pc.fill_null(pc.list_value_length(k), 0)).cast(pa.int32())
+            offsets = pa.concat_arrays([pa.array([0], pa.int32()), ends])
+            chunks.append(
+                pa.MapArray.from_arrays(offsets, k.flatten(), v.flatten(), mask=k.is_null())
+            )
+        table = table.remove_column(at + 1).set_column(
+            at, name, pa.chunked_array(chunks, pa.map_(pa.string(), pa.string()))
+        )
+    return table
 
 
 def writer_reject_rows(

@@ -20,6 +20,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .duck_read import strings
 from .scan import suspect
 
 if TYPE_CHECKING:
@@ -117,11 +118,12 @@ class Prefetch:
         import pyarrow.compute as pc
 
         pa = self._pa
-        old = pa.array(list(renamed))
+        old = strings(list(renamed), pa)  # not pa.array: see `duck_read.strings`
         at = pc.index_in(table.column("_file"), value_set=old)
-        table = table.filter(pc.is_valid(at))
-        at = pc.index_in(table.column("_file"), value_set=old)
+        if at.null_count:  # rows of files not taken (copying the table is costly)
+            table = table.filter(pc.is_valid(at))
+            at = pc.index_in(table.column("_file"), value_set=old)
         kind = table.schema.field("_file").type
-        names = pa.array(list(renamed.values()), kind).take(at)
+        names = strings(list(renamed.values()), pa).cast(kind).take(at)
         table = table.set_column(table.schema.get_field_index("_file"), "_file", names)
         return table, set(renamed.values())
