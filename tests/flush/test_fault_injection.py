@@ -1,6 +1,7 @@
 """Fault injection, delta-rs writer: writers SIGKILLed while logging (memory-mapped and
 write() spool writers, chosen per process), flushes killed at random fault points (a real
-process death, ``os._exit``), ledgers lost or corrupted between flushes; every record ends up in the table or the quarantine table exactly once.
+process death, ``os._exit``), ledgers lost or corrupted between flushes; every record ends
+up in the table or the quarantine table exactly once.
 
 Seeded and bounded: LAKETRACE_FAULT_TRIALS (default 40) trials from seed
 LAKETRACE_FAULT_SEED (default 12); a failure names its seed, rerun it alone with
