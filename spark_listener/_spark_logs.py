@@ -3,7 +3,7 @@
 `attach` loads ``io.laketrace.LakeTraceAppender`` from the jar into the driver JVM and adds
 it to the root logger at the chosen level; from then on Spark's log events become
 ``source="spark"`` lake records written by the JVM itself into the logger's spool
-directory (files named ``<logger>.spark__...``), with no py4j call per event. The handle
+directory (files named ``<logger>~spark__...``), with no py4j call per event. The handle
 seals its file before every flush and detaches it at ``uninstall()``/``spark.stop()``.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 
 from laketrace import LakeTraceLogger, runtime
 from laketrace.errors import ConfigError
-from laketrace.log import CompanionFiles, companion_prefix
+from laketrace.log import CompanionFiles
 from laketrace.spool.names import safe_name
 
 JAR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jvm", "laketrace-listener.jar")
-#: the suffix of the appender's spool files' logger part (``etl`` -> ``etl.spark__...``)
+#: the suffix of the appender's spool files' logger part (``etl`` -> ``etl~spark__...``)
 SUFFIX = "spark"
 #: accepted ``spark_logs`` values -> the log4j level name
 LEVELS = {
@@ -175,12 +175,12 @@ def attach(spark: Any, logger: LakeTraceLogger, level: str, *, limit: int) -> Sp
         jsc,
         level,
         os.path.abspath(log_dir),
-        companion_prefix(logger.name, SUFFIX),
+        files.prefix,  # the logger name masked, as in the logger's own file names
         safe_name(logger.run_id, limit=120),
         runtime.hostname(),
         str(runtime.detect_runtime()),
         jsc.applicationId(),
-        jsc.appName(),
+        redact.name(jsc.appName()) if redact is not None else jsc.appName(),
         runtime.FLUSH_JOB_GROUP,
         files.rotation_bytes,
         limit,

@@ -8,6 +8,7 @@ from typing import Any
 from ..record.encoder import RawCall, context_map, encode_call
 from ..record.levels import Level
 from ..record.message import format_message
+from ..record.sanitize import safe_str
 from ..sinks.handlers import RAISE_MARK
 from ..spool.ids import record_ids as _ids
 from .calls import thread_name as _thread_name
@@ -59,6 +60,8 @@ def emit_masked(
             code = f.f_code
             rid = next(_ids.ids)
             module = f.f_globals.get("__name__")
+            if type(module) is not str and module is not None:  # never a user object raw
+                module = safe_str(module)  # to the encoder (orjson segfaults on some)
             if sink is not None:
                 context = context_map(extra) if extra else {}
                 line = encode_call(

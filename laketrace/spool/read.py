@@ -135,6 +135,29 @@ def used_length(fd: int) -> int | None:
     return None if at < 0 else at
 
 
+def reserved_tail(fd: int) -> int | None:
+    """Where the run of NUL bytes that ends the open file ``fd`` starts (None: it does not
+    end with a NUL).
+
+    Unlike `used_length` this skips NULs inside the data: in a dead memory-mapped writer's
+    file only the trailing run is reserved space; a NUL before real bytes is damage (a
+    zeroed page, a flipped byte), and the lines after it are records to ship.
+    """
+    end = os.fstat(fd).st_size
+    size = end
+    while end > 0:
+        start = max(0, end - (1 << 20))
+        block = os.pread(fd, end - start, start)
+        if len(block) != end - start:  # shrank meanwhile: not ours to cut
+            return None
+        kept = block.rstrip(b"\0")
+        if kept:
+            end = start + len(kept)
+            break
+        end = start
+    return None if end == size else end
+
+
 def open_spool_file(path: str) -> IO[bytes]:
     """Open a spool file for reading, whatever its compression."""
     raw = open_regular(path)

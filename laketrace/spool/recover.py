@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from .names import ACTIVE_SUFFIX, COMPRESSED_SUFFIXES, INTERNAL_DIR, SEALED_SUFFIX, list_spool
-from .read import used_length
+from .read import reserved_tail
 
 try:
     import fcntl
@@ -73,13 +73,16 @@ def _seal_if_abandoned(path: str, pid: int) -> str | None:
 
 
 def _drop_reserved(fd: int) -> None:
-    """Truncate a dead memory-mapped writer's file at its first NUL (its used length).
+    """Truncate a dead memory-mapped writer's file before its trailing NULs (the reserved
+    space; its used length).
 
     What stays ends with its last complete line, or with the torn record the kill cut short,
-    which the flush quarantines as for a torn ``write()``.
+    which the flush quarantines as for a torn ``write()``. A NUL before the end of the data
+    (a zeroed page or a damaged byte) is kept: the flush quarantines that line and ships
+    the records after it, which cutting at the first NUL would silently drop.
     """
     try:
-        at = used_length(fd)
+        at = reserved_tail(fd)
         if at is not None:
             os.ftruncate(fd, at)
     except OSError:  # read-only to us: readers still stop at the first NUL

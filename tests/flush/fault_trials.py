@@ -60,8 +60,12 @@ def context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def writer_child(log_dir: str, tag: str, compression: str | None, conn: object) -> None:
-    """Log ``<tag>-<i>`` records forever, acknowledging each once ``log.info`` returned."""
+def writer_child(
+    log_dir: str, tag: str, compression: str | None, conn: object, spool_writer: str = "mmap"
+) -> None:
+    """Log ``<tag>-<i>`` records forever, acknowledging each once ``log.info`` returned;
+    ``spool_writer`` is the spool writer (``mmap``, the default, or ``write``)."""
+    os.environ["LAKETRACE_SPOOL_WRITER"] = spool_writer
     import laketrace
 
     config = {"log_dir": log_dir, "stdout": False, "rotation": "8 KB"}
@@ -94,6 +98,7 @@ class Trial:
     writers: int = 0
     flush_kills: Counter[str] = field(default_factory=Counter)
     damage: Counter[str] = field(default_factory=Counter)
+    spool_writers: Counter[str] = field(default_factory=Counter)
     snapshot: bytes | None = None
 
     def __post_init__(self) -> None:
@@ -105,8 +110,11 @@ def kill_writer(ctx: multiprocessing.context.BaseContext, trial: Trial) -> None:
     trial.writers += 1
     tag = f"w{trial.seed}-{trial.writers}"
     compression = trial.rng.choice([None, None, "gz"])
+    spool_writer = trial.rng.choice(["mmap", "write"])  # both spool writers are killed
+    trial.spool_writers[spool_writer] += 1
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=writer_child, args=(trial.log_dir, tag, compression, child))
+    args = (trial.log_dir, tag, compression, child, spool_writer)
+    proc = ctx.Process(target=writer_child, args=args)
     proc.start()
     child.close()
     stop_after = trial.rng.randint(1, 300)

@@ -1,6 +1,7 @@
-"""Fault injection, delta-rs writer: writers SIGKILLed while logging, flushes killed at
-random fault points (a real process death, ``os._exit``), ledgers lost or corrupted
-between flushes; every record ends up in the table or the quarantine table exactly once.
+"""Fault injection, delta-rs writer: writers SIGKILLed while logging (memory-mapped and
+write() spool writers, chosen per process), flushes killed at random fault points (a real
+process death, ``os._exit``), ledgers lost or corrupted between flushes; every record ends
+up in the table or the quarantine table exactly once.
 
 Seeded and bounded: LAKETRACE_FAULT_TRIALS (default 40) trials from seed
 LAKETRACE_FAULT_SEED (default 12); a failure names its seed, rerun it alone with
@@ -32,6 +33,7 @@ def test_random_kills_leave_every_record_exactly_once(tmp_path):
     ctx = context()
     kills: Counter[str] = Counter()
     damage: Counter[str] = Counter()
+    spool_writers: Counter[str] = Counter()
     failures = []
     for seed in range(SEED, SEED + TRIALS):
         log_dir, target = str(tmp_path / f"s{seed}"), str(tmp_path / f"t{seed}")
@@ -53,7 +55,11 @@ def test_random_kills_leave_every_record_exactly_once(tmp_path):
             failures.append(f"seed {seed}: {problems[:5]}")
         kills.update(trial.flush_kills)
         damage.update(trial.damage)
+        spool_writers.update(trial.spool_writers)
     print(f"\n{TRIALS} delta-rs trials; flush kills by point: {dict(kills)}")
     print(f"ledger damage between flushes: {dict(damage)}")
+    print(f"logging processes killed, by spool writer: {dict(spool_writers)}")
     assert not failures, "\n".join(failures)
     assert sum(kills.values()) >= TRIALS // 2  # the trials did kill flushes
+    if TRIALS >= 10:  # both spool writers (memory-mapped and write()) were killed
+        assert spool_writers["mmap"] and spool_writers["write"]

@@ -22,9 +22,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # One subprocess: log every case through every channel of one write path, then print what
 # was called and what the spool holds. Each call tags its record with case and channel.
 _SCRIPT = r"""
-import contextlib, io, json, sys, tempfile
+import contextlib, io, json, os, sys, tempfile
 from laketrace.record import encoding
 backend, path, cases, bad_exc_infos = sys.argv[1], sys.argv[2], *map(json.loads, sys.argv[3:5])
+if path == "write":  # the fast path with the write() spool writer instead of the mapping
+    os.environ["LAKETRACE_SPOOL_WRITER"] = "write"
+else:
+    os.environ.pop("LAKETRACE_SPOOL_WRITER", None)
 encoding.set_backend(backend)
 import laketrace
 from laketrace.log import registry
@@ -126,7 +130,9 @@ def unrenderable(rec: dict[str, Any]) -> list[str]:
 
 
 BACKENDS = ["orjson", "json"]
-PATHS = ["fast", "enqueue", "handlers"]
+# "fast": only the spool listens (memory-mapped spool writer, the default); "write": the
+# same with the write() spool writer (LAKETRACE_SPOOL_WRITER=write)
+PATHS = ["fast", "write", "enqueue", "handlers"]
 
 
 @pytest.mark.parametrize("path", PATHS)

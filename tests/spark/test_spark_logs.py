@@ -181,7 +181,7 @@ def test_uninstall_detaches_and_seals(spark_warn, make_logger, log_dir):
     jl.warn("after uninstall")
     from laketrace.spool.names import list_spool
 
-    files = [n for _, n in list_spool(log_dir) if n.logger.endswith(".spark")]
+    files = [n for _, n in list_spool(log_dir) if n.logger.endswith("~spark")]
     assert files and all(n.sealed for n in files)
     assert [r["msg"] for r in _spark_records(log_dir)] == ["while attached"]
 
@@ -227,9 +227,14 @@ def test_two_handles_capture_and_detach_independently(spark_warn, make_logger, l
         h1.uninstall()
         h2.uninstall()
     assert not _attached(spark_warn)
+    from laketrace.log.companion import companion_prefix
+    from laketrace.spool.names import list_spool
+    from laketrace.spool.read import read_records
     from spark_listener._spark_logs import SUFFIX
 
     def msgs(log: Any) -> list[str]:
-        return [r["msg"] for r in spool_records(log_dir, logger=f"{log.name}.{SUFFIX}")]
+        prefix = companion_prefix(log.name, SUFFIX)
+        paths = [p for p, n in list_spool(log_dir) if n.logger == prefix]
+        return [r["msg"] for p in paths for r in read_records(p)]
 
     assert msgs(first) == ["both", "first only"] and msgs(second) == ["both"]
