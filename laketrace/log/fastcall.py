@@ -23,7 +23,7 @@ from typing import Any
 from ..record import encoding as _encoding
 from ..record.encoder import merge_context
 from ..record.levels import Level
-from ..record.record import ISO_MS, ISO_US_Z, iso_utc
+from ..record.record import iso_utc
 from ..record.sanitize import safe_str
 from ..sinks.handlers import RAISE_MARK
 from ..spool.ids import record_ids as _ids
@@ -40,6 +40,19 @@ _BIG = 10**18
 #: cached call sites (and thread names per site) per logger before the cache starts over
 _MAX_SITES = 4096
 _MAX_THREADS = 64
+#: the line's start up to the millisecond of the last call, with that millisecond (one
+#: tuple, replaced whole, so a thread never reads one call's text with another's ms)
+_start: list[tuple[int, bytes]] = [(-1, b"")]
+#: the last three microsecond digits, the end of the ts value and the comma after it
+_US = tuple(f'{i:03d}Z",'.encode() for i in range(1000))
+
+
+def line_start(ts: float) -> bytes:
+    """``{"ts":"`` and `iso_utc` text of ``ts`` up to the millisecond (remembered)."""
+    iso = iso_utc(ts)
+    start = b'{"ts":"' + iso[:-4].encode()
+    _start[0] = (int(ts * 1_000_000 + 0.5) // 1000, start)  # as `iso_utc` rounds
+    return start
 
 
 def site_entry(tails: dict[int, Any], f: Any) -> tuple[Any, dict[str, bytes], tuple]:
@@ -77,7 +90,7 @@ def site_tail(entry: tuple[Any, dict[str, bytes], tuple], thread: str, frag: byt
 def spool_method(core: Any, level: Level) -> Callable[..., None]:
     """A level method writing the common call straight to ``core.fast`` (see module doc)."""
     emit, sink, spool, clock, tails = core.emit, core.fast, core.spool, core.clock, core.tails
-    no, name = level.no, str(level)
+    mid = b'"level":' + _encoding.dumps(str(level)) + b',"level_no":%d,' % level.no
 
     def method(self: Any, msg: Any, *args: Any, **fields: Any) -> None:
         try:
@@ -114,14 +127,15 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
                         context = merge_context(self._bctx, fields)
                         break
                     context[k] = v if t is str else str(v)
-            us = int(ts * 1_000_000 + 0.5)  # `iso_utc`, inline while the millisecond holds
-            iso = ISO_MS[1] + ISO_US_Z[us % 1000] if us // 1000 == ISO_MS[0] else iso_utc(ts)
-            d = {"ts": iso, "level": name, "level_no": no, "msg": msg, "context": context}
+            us = int(ts * 1_000_000 + 0.5)  # `iso_utc`'s rounding
+            last = _start[0]
+            start = last[1] if us // 1000 == last[0] else line_start(ts)
+            d = {"msg": msg, "context": context}
             try:
-                head = _encoding.fast_dumps(d)  # looked up per call: set_backend() swaps it
+                body = _encoding.fast_dumps(d)  # looked up per call: set_backend() swaps it
             except Exception:
-                head = _encoding.dumps(d)
-            data = head[:-1] + next(_ids.line_ids) + tail
+                body = _encoding.dumps(d)
+            data = b"".join((start, _US[us % 1000], mid, body[1:-1], next(_ids.line_ids), tail))
             try:
                 lock = sink.lock
                 lock.acquire()

@@ -105,10 +105,6 @@ def bad_exc_info_text(value: object) -> Unrenderable:
 _DIGITS = tuple(f"{i:03d}" for i in range(1000))
 #: the text up to the millisecond of the last formatted time: [epoch ms, "…T13:20:00.123"]
 _iso_ms: list[Any] = [None, ""]
-#: for callers that inline `iso_utc`'s cached case: the cache, and the last three digits
-#: with the ``Z``; ``us // 1000 == ISO_MS[0]`` means ``ISO_MS[1] + ISO_US_Z[us % 1000]``
-ISO_MS = _iso_ms
-ISO_US_Z = tuple(d + "Z" for d in _DIGITS)
 
 
 def iso_utc(t: float) -> str:

@@ -120,3 +120,19 @@ def test_generated_methods_follow_the_handler_set(make_logger, log_dir):
         True,
         True,
     ]
+
+
+def test_timestamps_across_milliseconds_match_iso_utc(make_logger, log_dir, clock):
+    """The generated method's cached timestamp start gives `iso_utc`'s text across
+    milliseconds, seconds and microsecond rounding."""
+    log = make_logger(clock=clock)
+    start = clock.now
+    offsets = [0.0, 0.0004994, 0.0004996, 0.001, 0.0019999996, 0.9999996, 1.0, 0.5, 86400.25]
+    for offset in offsets:
+        clock.now = start + offset
+        _site(type(log).info, log, "tick")
+        _site(_logger._LEVEL_METHODS[_INFO], log, "tick")
+    log.close()
+    fast_lines, general_lines = _pairs(log_dir)
+    assert fast_lines == general_lines and len(fast_lines) == len(offsets)
+    assert len({line[:40] for line in fast_lines}) > 5
