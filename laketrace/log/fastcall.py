@@ -122,11 +122,16 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
             if fields:  # `merge_context`, inline for str and small int values
                 context = {**context}
                 for k, v in fields.items():
-                    t = type(v)
-                    if type(k) is not str or not (t is str or (t is int and -_BIG < v < _BIG)):
-                        context = merge_context(self._bctx, fields)
-                        break
-                    context[k] = v if t is str else str(v)
+                    if type(k) is str:
+                        t = type(v)
+                        if t is str:
+                            context[k] = v
+                            continue
+                        if t is int and -_BIG < v < _BIG:
+                            context[k] = str(v)
+                            continue
+                    context = merge_context(self._bctx, fields)
+                    break
             us = int(ts * 1_000_000 + 0.5)  # `iso_utc`'s rounding
             last = _start[0]
             start = last[1] if us // 1000 == last[0] else line_start(ts)
