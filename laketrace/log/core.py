@@ -3,7 +3,9 @@
 `Core.emit` is the hot path. When only the spool listens (directly or through
 ``enqueue=True``) and there is no exception or Spark job context, the call-time values
 are encoded straight into a spool line (or queued as a `RawCall`); otherwise a `Record` is
-built and each handler at or below the record's level gets it.
+built and each handler at or below the record's level gets it. While only the plain spool
+listens, the level methods are generated (`fastcall`) and write the common call without
+coming here; every other call still comes here.
 """
 
 from __future__ import annotations
