@@ -3,7 +3,9 @@
 `Core.emit` is the hot path. When only the spool listens (directly or through
 ``enqueue=True``) and there is no exception or Spark job context, the call-time values
 are encoded straight into a spool line (or queued as a `RawCall`); otherwise a `Record` is
-built and each handler at or below the record's level gets it.
+built and each handler at or below the record's level gets it. While only the plain spool
+listens, the level methods are generated (`fastcall`) and write the common call without
+coming here; every other call still comes here.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class Core(HandlerAdmin):
         self.errors = 0  # log calls that failed (reported once on stderr)
         self.masked_fast: Any = None
         self.masked_queue: Any = None
+        #: call sites of the generated spool methods (`fastcall`): tails depend on `_frag`
+        self.tails: dict[int, Any] = {}
         if self.redact is not None or self.sanitize is not None:
             self.emit = MethodType(emit_masked, self)  # type: ignore[method-assign]
 
@@ -90,7 +94,6 @@ class Core(HandlerAdmin):
             handlers = tuple(self.own.values()) + captures
             self.handlers = handlers
             self.min_no = min((h.levelno for h in handlers), default=NO_HANDLERS)
-            self.cls._set_levels(self.min_no)  # type: ignore[attr-defined]
             spool = self.spool
             plain = (
                 spool is not None
@@ -106,6 +109,7 @@ class Core(HandlerAdmin):
             masking = self.redact is not None or self.sanitize is not None
             self.fast, self.fast_queue = (None, None) if masking else (fast, fast_queue)  # type: ignore[assignment]
             self.masked_fast, self.masked_queue = (fast, fast_queue) if masking else (None, None)
+            self.cls._set_levels(self.min_no, self)  # type: ignore[attr-defined]
 
     def _spark_refresh(self) -> None:
         sc = _runtime.active_spark_context()
@@ -114,6 +118,7 @@ class Core(HandlerAdmin):
             app = _runtime.spark_app(sc)
             self.app_id, self.app_name = app.app_id, app.app_name
             self._frag = self._default_fragment()
+            self.tails.clear()
 
     def _default_fragment(self) -> bytes:
         """The pre-encoded static tail of this logger's driver records."""
@@ -200,11 +205,15 @@ class Core(HandlerAdmin):
         except Exception as error:
             if getattr(error, RAISE_MARK, False):  # from a handler with catch=False
                 raise
-            self.errors += 1
-            try:
-                self.contained(error, level, msg)
-            except Exception:  # e.g. RecursionError at the stack limit: counted, never raised
-                pass
+            self.call_failed(error, level, msg)
+
+    def call_failed(self, error: BaseException, level: Level, msg: Any) -> None:
+        """A log call failed inside LakeTrace: count it, report it and write what it can."""
+        self.errors += 1
+        try:
+            self.contained(error, level, msg)
+        except Exception:  # e.g. RecursionError at the stack limit: counted, never raised
+            pass
 
     def _emit_other(
         self,
@@ -381,3 +390,4 @@ class Core(HandlerAdmin):
     def after_fork_child(self) -> None:
         self.lock = threading.RLock()
         self._frag = self._default_fragment()
+        self.tails.clear()

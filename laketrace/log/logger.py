@@ -18,6 +18,7 @@ from . import legacy, registry
 from .config import LoggerConfig, parse_logger_config
 from .context import contextualize as _contextualize
 from .core import Core
+from .fastcall import spool_method
 from .redact import Redactor, compile_redactor
 from .structured import structured_call
 
@@ -78,10 +79,15 @@ class LakeTraceLogger:
         self._bctx = context_map(self._bound)
 
     @classmethod
-    def _set_levels(cls, min_no: int) -> None:
-        """Make calls below ``min_no`` no-ops on this logger's class (one per logger)."""
+    def _set_levels(cls, min_no: int, core: Core) -> None:
+        """Make calls below ``min_no`` no-ops on this logger's class (one per logger); while
+        only the plain spool listens, the others write the common call themselves."""
         for level, method in _LEVEL_METHODS.items():
-            setattr(cls, method.__name__, method if level.no >= min_no else _noop)
+            if level.no < min_no:
+                method = _noop
+            elif core.fast is not None:
+                method = spool_method(core, level)
+            setattr(cls, level.lower(), method)
         cls.exception = _exception_method if _ERROR.no >= min_no else _noop  # type: ignore[assignment]
 
     @property

@@ -29,6 +29,9 @@ class RecordIds:
         self.counter = itertools.count(1)
         # the ids as an iterator: ``next(ids.ids)`` formats in C, no bytecode per record
         self.ids = map(f"{self.prefix}{{:x}}".format, self.counter)
+        # the same ids as the spool line spells them: ``,"record_id":"<id>`` (no closing
+        # quote), for the generated spool methods (`laketrace.log.fastcall`)
+        self.line_ids = map(f',"record_id":"{self.prefix}%x'.encode().__mod__, self.counter)
         self.pid = os.getpid()
 
     def next(self) -> str:

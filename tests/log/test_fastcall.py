@@ -1,0 +1,138 @@
+"""The level methods generated for a spool-only logger (`laketrace.log.fastcall`): the same
+lines as the general path, and replaced whenever the handler set changes."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from laketrace.log import logger as _logger
+from laketrace.log.context import contextualize, set_job_context
+from laketrace.record import encoding
+from laketrace.record.levels import LEVELS
+from laketrace.record.record import JobContext
+from tests.conftest import spool_lines
+
+_RID = re.compile(rb'"record_id":"[^"]*"')
+_INFO = LEVELS["INFO"]
+
+
+def _site(method, view, msg, *args, **fields):
+    """One call site for both methods, so module, function and line agree."""
+    method(view, msg, *args, **fields)
+
+
+CALLS = [
+    ("processed item", (), {"item": 7}),
+    ("no fields", (), {}),
+    ('héllo "quoted" \\ \n\t ☃', (), {"user": "shadows the bound one", "n": -3}),
+    ("odd values", (), {"f": 0.5, "b": True, "z": None, "d": {"k": [1, 2]}, "big": 10**30}),
+    ("lone \ud800 surrogate", (), {"k": "v\udfff"}),
+    ("with {} args", (5,), {"table": "sales"}),
+    ("named {table}", (), {"table": "sales"}),
+    ("with exc_info", (), {"exc_info": ValueError("boom")}),
+    (12345, (), {"x": "not a str message"}),
+]
+
+
+@pytest.fixture(params=["orjson", "json"])
+def backend(request):
+    """Run the test with each JSON backend."""
+    if request.param == "orjson" and encoding._orjson is None:
+        pytest.skip("orjson is not installed")
+    before = encoding.BACKEND
+    encoding.set_backend(request.param)
+    yield request.param
+    encoding.set_backend(before)
+
+
+def _pairs(log_dir):
+    lines = [_RID.sub(b'"record_id":"-"', line) for line in spool_lines(log_dir)]
+    return lines[0::2], lines[1::2]
+
+
+def test_generated_methods_write_what_the_general_path_writes(make_logger, log_dir, clock, backend):
+    """Each call through the generated method gives the same bytes as through `Core.emit`,
+    apart from the record id, on both JSON backends."""
+    log = make_logger(clock=clock)
+    view = log.bind(user="alice", step=1)
+    fast = type(view).info
+    assert fast is not _logger._LEVEL_METHODS[_INFO]
+    for msg, args, fields in CALLS:
+        _site(fast, view, msg, *args, **dict(fields))
+        _site(_logger._LEVEL_METHODS[_INFO], view, msg, *args, **dict(fields))
+    log.close()
+    fast_lines, general_lines = _pairs(log_dir)
+    assert len(fast_lines) == len(CALLS)
+    assert fast_lines == general_lines
+
+
+def test_context_job_and_threads_give_the_general_paths_lines(make_logger, log_dir, clock):
+    """Calls inside `contextualize`, under a Spark job context and from other (renamed)
+    threads give the same lines through the generated method as through `Core.emit`."""
+    log = make_logger(clock=clock)
+    general = _logger._LEVEL_METHODS[_INFO]
+    with contextualize(request="r1"):
+        _site(type(log).info, log, "in context", item=1)
+        _site(general, log, "in context", item=1)
+    set_job_context(JobContext(job_id=3, job_group="etl"))
+    try:
+        _site(type(log).info, log, "in a job")
+        _site(general, log, "in a job")
+    finally:
+        set_job_context(None)
+
+    def worker():
+        for name in ("worker-a", "worker-b"):
+            threading.current_thread().name = name
+            _site(type(log).info, log, "from a thread")
+            _site(general, log, "from a thread")
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    log.close()
+    fast_lines, general_lines = _pairs(log_dir)
+    assert fast_lines == general_lines and len(fast_lines) == 4
+    assert b'"request":"r1"' in fast_lines[0] and b'"job_id":3' in fast_lines[1]
+    assert b'"worker-a"' in fast_lines[2] and b'"worker-b"' in fast_lines[3]
+
+
+def test_generated_methods_follow_the_handler_set(make_logger, log_dir):
+    """Adding a handler switches the logger to the general methods (every handler gets the
+    record) and removing it switches back."""
+    log = make_logger()
+    spool_only = type(log).info
+    seen = []
+    hid = log.add_handler({"sink": seen.append, "format": "{message}"})
+    assert type(log).info is _logger._LEVEL_METHODS[_INFO]
+    log.info("both")
+    log.remove_handler(hid)
+    assert type(log).info is not _logger._LEVEL_METHODS[_INFO]
+    assert type(log).info is not spool_only  # made again for the new handler set
+    log.info("spool only")
+    log.debug("filtered")
+    log.close()
+    assert [line.strip() for line in seen] == ["both"]
+    assert [b'"msg":"both"' in x or b'"msg":"spool only"' in x for x in spool_lines(log_dir)] == [
+        True,
+        True,
+    ]
+
+
+def test_timestamps_across_milliseconds_match_iso_utc(make_logger, log_dir, clock):
+    """The generated method's cached timestamp start gives `iso_utc`'s text across
+    milliseconds, seconds and microsecond rounding."""
+    log = make_logger(clock=clock)
+    start = clock.now
+    offsets = [0.0, 0.0004994, 0.0004996, 0.001, 0.0019999996, 0.9999996, 1.0, 0.5, 86400.25]
+    for offset in offsets:
+        clock.now = start + offset
+        _site(type(log).info, log, "tick")
+        _site(_logger._LEVEL_METHODS[_INFO], log, "tick")
+    log.close()
+    fast_lines, general_lines = _pairs(log_dir)
+    assert fast_lines == general_lines and len(fast_lines) == len(offsets)
+    assert len({line[:40] for line in fast_lines}) > 5
