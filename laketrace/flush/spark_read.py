@@ -11,6 +11,11 @@ required field or has a ``ts`` outside `TS_PATTERN`. The rest (invalid UTF-8, lo
 surrogates, a BOM, deep nesting) is caught by the byte scan before Spark reads a file.
 ``ts`` is converted to UTC whatever the session time zone (no offset means UTC), and
 ``date`` is its UTC date.
+
+The checks on the line's text sit in the projection that parses it, so the text is not
+carried further and the later steps (the rule on the parsed columns, the filter) are
+compiled by whole-stage code generation; the checks of ``exception`` (a lambda over the
+stack frames, which Spark cannot compile) run only on lines whose ``exception`` is set.
 """
 
 from __future__ import annotations
@@ -39,17 +44,25 @@ _FRAME_DUPS = (
     "coalesce(exists(from_json(get_json_object(value, '$.exception.stacktrace'), "
     "'array<string>'), f -> " + _dups("json_object_keys(f)") + "), false)"
 )
+#: SQL on the line's text, evaluated where the line is parsed (so the text is not carried
+#: further): more than one JSON value, a repeated top-level key, or (only on a line whose
+#: parsed ``exception`` is set) a repeated key in ``exception`` or a stack frame
+_TEXT_CHECKS = {
+    "_multi": "coalesce(json_array_length(concat('[', value, ']')), 0) <> 1",
+    "_dup_keys": _dups("json_object_keys(value)"),
+}
+_EXCEPTION_DUPS = f"({_dups(_json_keys('$.exception'))} OR {_FRAME_DUPS})"
 #: SQL that is true for a line the one rule rejects (on the columns `read_lines` adds)
 BAD_LINE = " OR ".join(
     [
         f"{_CORRUPT} IS NOT NULL",
-        "coalesce(json_array_length(concat('[', value, ']')), 0) <> 1",
+        "_multi",
         f"NOT coalesce(ts RLIKE '^{TS_PATTERN}$', false)",
         "_ts IS NULL",
         *[f"{c} IS NULL OR {c} = ''" for c in REQUIRED_COLUMNS if c != "ts"],
-        _dups("json_object_keys(value)"),
+        "_dup_keys",
         f"(context IS NOT NULL AND {_dups('map_keys(context)')})",
-        f"(exception IS NOT NULL AND ({_dups(_json_keys('$.exception'))} OR {_FRAME_DUPS}))",
+        "_exception_dups",
     ]
 )
 
@@ -65,7 +78,8 @@ def _schema() -> Any:
 
 def read_lines(writer: Any, paths: list[str]) -> Any:
     """The spool lines of ``paths`` parsed: spool columns, ``value`` (the line), ``_ts``
-    (UTC), ``_file`` and ``_bad``; blank lines are skipped as Python skips them."""
+    (UTC), ``_file``, ``_bad`` and the text checks behind it; blank lines are skipped as
+    Python skips them."""
     F = writer.F
     options = {
         "mode": "PERMISSIVE",
@@ -75,10 +89,17 @@ def read_lines(writer: Any, paths: list[str]) -> Any:
     }
     text = writer.spark.read.option("lineSep", "\n").text(paths)
     text = text.filter(~F.col("value").rlike("^[ \\t\\r\\x0B\\f]*$"))
-    parsed = text.select(
-        "value",
+    parsed = F.from_json("value", _schema(), options)
+    # one projection holds the parse and every check on the text: Spark evaluates the
+    # parse once there (common subexpressions) and the later steps stay compiled
+    checked = text.select(
         F.col("_metadata.file_path").alias("_file"),
-        F.from_json("value", _schema(), options).alias("j"),
-    ).select("value", "_file", "j.*")
-    parsed = parsed.withColumn("_ts", F.expr(_TS_UTC))
-    return parsed.withColumn("_bad", F.expr(BAD_LINE))
+        parsed.alias("j"),
+        *[F.expr(sql).alias(name) for name, sql in _TEXT_CHECKS.items()],
+        F.when(parsed.getField("exception").isNotNull(), F.expr(_EXCEPTION_DUPS))
+        .otherwise(F.lit(False))
+        .alias("_exception_dups"),
+        "value",
+    ).select("value", "_file", "j.*", *_TEXT_CHECKS, "_exception_dups")
+    checked = checked.withColumn("_ts", F.expr(_TS_UTC))
+    return checked.withColumn("_bad", F.expr(BAD_LINE))
