@@ -5,7 +5,7 @@ Spark's JSON reader is lenient where the one rule is not: it ignores what follow
 first object on a line, accepts single quotes and ``NaN``, and keeps the last of two
 duplicated keys. So lines are read as text (split on ``\\n`` only, as Python does),
 parsed with single quotes and ``NaN`` turned off, and a line is *bad* when it does not
-parse, holds more than one JSON value (``json_array_length('[' || line || ']') <> 1``),
+parse, holds more than one JSON value (`_MULTI`),
 repeats a key in the record, ``context``, ``exception`` or a stack frame, lacks a
 required field or has a ``ts`` outside `TS_PATTERN`. The rest (invalid UTF-8, lone
 surrogates, a BOM, deep nesting) is caught by the byte scan before Spark reads a file.
@@ -44,11 +44,20 @@ _FRAME_DUPS = (
     "coalesce(exists(from_json(get_json_object(value, '$.exception.stacktrace'), "
     "'array<string>'), f -> " + _dups("json_object_keys(f)") + "), false)"
 )
+#: more than one JSON value on the line. Jackson stops at the end of the first root value,
+#: so the line is parsed inside an array (a ``}`` or ``,`` after the value is then an error
+#: or a second element); a ``]`` after the value would close that array early, so a line
+#: holding a ``]`` is also parsed as the only member's value of an object, where a ``]``
+#: is an error and a ``,`` a second key
+_MULTI = (
+    "coalesce(json_array_length(concat('[', value, ']')), 0) <> 1 OR (instr(value, ']') > 0"
+    " AND coalesce(size(json_object_keys(concat('{\"v\":', value, '}'))), 0) <> 1)"
+)
 #: SQL on the line's text, evaluated where the line is parsed (so the text is not carried
 #: further): more than one JSON value, a repeated top-level key, or (only on a line whose
 #: parsed ``exception`` is set) a repeated key in ``exception`` or a stack frame
 _TEXT_CHECKS = {
-    "_multi": "coalesce(json_array_length(concat('[', value, ']')), 0) <> 1",
+    "_multi": _MULTI,
     "_dup_keys": _dups("json_object_keys(value)"),
 }
 _EXCEPTION_DUPS = f"({_dups(_json_keys('$.exception'))} OR {_FRAME_DUPS})"

@@ -107,6 +107,10 @@ def _cases() -> list[LineCase]:
         _c("trailing_garbage", line(r("trailing_garbage")) + " x", False, "Extra data"),
         _c("two_objects", line(r("two_objects")) + '{"a":1}', False, "Extra data"),
         _c("comma_object", line(r("comma_object")) + ',{"a":1}', False, "Extra data"),
+        _c("trailing_bracket", line(r("trailing_bracket")) + "]", False, "Extra data"),
+        _c("bracket_object", line(r("bracket_object")) + ' ]{"a":1}', False, "Extra data"),
+        _c("trailing_brace", line(r("trailing_brace")) + "}", False, "Extra data"),
+        _c("bracket_in_string", line(r("bracket_in_string"), '"traceback":"a]b"'), True),
         _c(
             "single_quotes",
             "{'ts':'2025-11-28T13:20:00Z','level':'INFO','record_id':'" + r("single_quotes") + "'}",
