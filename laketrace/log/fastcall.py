@@ -87,7 +87,7 @@ def site_tail(entry: tuple[Any, dict[str, bytes], tuple], thread: str, frag: byt
     return tail
 
 
-def spool_method(core: Any, level: Level) -> Callable[..., None]:
+def spool_method(core: Any, level: Level, general: Callable[..., None]) -> Callable[..., None]:
     """A level method writing the common call straight to ``core.fast`` (see module doc)."""
     emit, sink, spool, clock, tails = core.emit, core.fast, core.spool, core.clock, core.tails
     mid = b'"level":' + _encoding.dumps(str(level)) + b',"level_no":%d,' % level.no
@@ -95,7 +95,8 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
     def method(self: Any, msg: Any, *args: Any, **fields: Any) -> None:
         try:
             if (
-                args
+                core.fast is not sink  # a bound method saved before the handler set changed
+                or args
                 or type(msg) is not str
                 or _job[0] is not None
                 or _fields_get()
@@ -115,6 +116,8 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
                 thread = _threads[_get_ident()]._name
             except Exception:  # a thread threading does not know (yet)
                 thread = _thread_name()
+            if type(thread) is not str:  # a str subclass: its hash is user code
+                return emit(level, msg, args, fields, self, 2)
             tail = site[1].get(thread)
             if tail is None:
                 tail = site_tail(site, thread, core._frag)
@@ -142,9 +145,8 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
                 body = _encoding.dumps(d)
             data = b"".join((start, _US[us % 1000], mid, body[1:-1], next(_ids.line_ids), tail))
             try:
-                lock = sink.lock
-                lock.acquire()
-                try:  # `FileSink.write`'s copy into the mapping
+                # `with`: a KeyboardInterrupt as acquire() returns must not leave it held
+                with sink.lock:  # `FileSink.write`'s copy into the mapping
                     m = sink._map
                     if m is not None:
                         end = sink.size + len(data)
@@ -152,8 +154,6 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
                             m.write(data)
                             sink.size = end  # (`records` counts only for rotation callables,
                             return None  # which keep `_map` unset)
-                finally:
-                    lock.release()
                 sink.write(data, ts)
             except Exception as error:  # the spool handler's own containment
                 spool.failed(error)
@@ -164,4 +164,5 @@ def spool_method(core: Any, level: Level) -> Callable[..., None]:
         return None
 
     method.__name__ = method.__qualname__ = level.lower()
+    method.__doc__ = general.__doc__
     return method

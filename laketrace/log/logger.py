@@ -86,7 +86,7 @@ class LakeTraceLogger:
             if level.no < min_no:
                 method = _noop
             elif core.fast is not None:
-                method = spool_method(core, level)
+                method = spool_method(core, level, method)
             setattr(cls, level.lower(), method)
         cls.exception = _exception_method if _ERROR.no >= min_no else _noop  # type: ignore[assignment]
 

@@ -3,7 +3,9 @@ lines as the general path, and replaced whenever the handler set changes."""
 
 from __future__ import annotations
 
+import dis
 import re
+import sys
 import threading
 
 import pytest
@@ -136,3 +138,99 @@ def test_timestamps_across_milliseconds_match_iso_utc(make_logger, log_dir, cloc
     fast_lines, general_lines = _pairs(log_dir)
     assert fast_lines == general_lines and len(fast_lines) == len(offsets)
     assert len({line[:40] for line in fast_lines}) > 5
+
+
+def test_a_saved_bound_method_follows_the_handler_set(make_logger, log_dir):
+    """``info = log.info`` saved while only the spool listens still reaches a handler added
+    later, and no longer writes to a spool that was removed."""
+    log = make_logger()
+    info = log.info
+    seen = []
+    log.add_handler({"sink": seen.append, "format": "{message}"})
+    info("after add")
+    (spool_id,) = [hid for hid, desc in log.handlers().items() if desc.startswith("spool")]
+    log.remove_handler(spool_id)
+    info("after the spool was removed")
+    assert [line.strip() for line in seen] == ["after add", "after the spool was removed"]
+    assert [b'"msg":"after add"' in line for line in spool_lines(log_dir)] == [True]
+
+
+class _HashRaises(str):
+    def __hash__(self):
+        raise RuntimeError("hash")
+
+
+class _Named:
+    def __str__(self):
+        return _HashRaises("odd-thread")
+
+
+def test_a_thread_name_of_a_str_subclass_gives_the_general_line(make_logger, log_dir, clock):
+    """A thread named by a str subclass whose hash raises is logged as `Core.emit` logs it,
+    not as a failed call."""
+    log = make_logger(clock=clock)
+
+    def worker():
+        _site(type(log).info, log, "odd thread")
+        _site(_logger._LEVEL_METHODS[_INFO], log, "odd thread")
+
+    t = threading.Thread(target=worker)
+    t.name = _Named()
+    t.start()
+    t.join()
+    log.close()
+    fast_lines, general_lines = _pairs(log_dir)
+    assert fast_lines == general_lines and b'"odd-thread"' in fast_lines[0]
+    assert log._core.errors == 0
+
+
+def _interrupt_at(code, n):
+    """A tracer raising KeyboardInterrupt in ``code`` where CPython delivers a signal: the
+    ``n``-th time an instruction follows a call (the interpreter checks for signals as a
+    call returns)."""
+    calls = {i.offset for i in dis.get_instructions(code) if i.opname == "CALL"}
+    seen = [0, -1]
+
+    def local(frame, event, arg):
+        if event == "opcode":
+            after_call = seen[1] in calls
+            seen[1] = frame.f_lasti
+            if after_call:
+                seen[0] += 1
+                if seen[0] == n:
+                    raise KeyboardInterrupt
+        return local
+
+    def tracer(frame, event, arg):
+        if frame.f_code is code:
+            frame.f_trace_opcodes = True
+            return local
+        return None
+
+    return tracer
+
+
+def test_an_interrupt_anywhere_in_a_generated_method_leaves_the_spool_lock_free(make_logger):
+    """A KeyboardInterrupt (a cancelled notebook cell) wherever it can arrive in the generated
+    method leaves the spool's lock released, so later calls and close() do not hang."""
+    log = make_logger()
+    method = type(log).info
+    sink = log._core.spool.file
+    log.info("opens the file")
+    n = 1
+    while True:
+        sys.settrace(_interrupt_at(method.__code__, n))
+        try:
+            log.info("interrupted", n=n)
+        except KeyboardInterrupt:
+            pass
+        else:
+            break
+        finally:
+            sys.settrace(None)
+        held = sink.lock.locked()
+        if held:
+            sink.lock.release()  # let the fixture close the logger
+        assert not held, f"lock held after an interrupt at call return {n}"
+        n += 1
+    assert n > 10
