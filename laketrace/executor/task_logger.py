@@ -106,28 +106,28 @@ class LevelMethods:
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def trace(self, msg: Any, *a: Any, **f: Any) -> None:
+    def trace(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["TRACE"], msg, a, f)
 
-    def debug(self, msg: Any, *a: Any, **f: Any) -> None:
+    def debug(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["DEBUG"], msg, a, f)
 
-    def info(self, msg: Any, *a: Any, **f: Any) -> None:
+    def info(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["INFO"], msg, a, f)
 
-    def success(self, msg: Any, *a: Any, **f: Any) -> None:
+    def success(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["SUCCESS"], msg, a, f)
 
-    def warning(self, msg: Any, *a: Any, **f: Any) -> None:
+    def warning(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["WARNING"], msg, a, f)
 
-    def error(self, msg: Any, *a: Any, **f: Any) -> None:
+    def error(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["ERROR"], msg, a, f)
 
-    def critical(self, msg: Any, *a: Any, **f: Any) -> None:
+    def critical(self, msg: Any, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["CRITICAL"], msg, a, f)
 
-    def exception(self, msg: Any, *a: Any, **f: Any) -> None:
+    def exception(self, msg: Any, /, *a: Any, **f: Any) -> None:
         f.setdefault("exc_info", True)  # the exception being handled, if any
         self._log(LEVELS["ERROR"], msg, a, f)
 

@@ -92,7 +92,7 @@ def spool_method(core: Any, level: Level, general: Callable[..., None]) -> Calla
     emit, sink, spool, clock, tails = core.emit, core.fast, core.spool, core.clock, core.tails
     mid = b'"level":' + _encoding.dumps(str(level)) + b',"level_no":%d,' % level.no
 
-    def method(self: Any, msg: Any, *args: Any, **fields: Any) -> None:
+    def method(self: Any, msg: Any, /, *args: Any, **fields: Any) -> None:
         try:
             if (
                 core.fast is not sink  # a bound method saved before the handler set changed
@@ -149,9 +149,9 @@ def spool_method(core: Any, level: Level, general: Callable[..., None]) -> Calla
                 with sink.lock:  # `FileSink.write`'s copy into the mapping
                     m = sink._map
                     if m is not None:
-                        end = sink.size + len(data)
-                        if end <= sink._room and ts < sink.next_at:
-                            m.write(data)
+                        end = (size := sink.size) + len(data)
+                        if end <= sink._room and ts < sink.next_at:  # by offset: `FileSink._base`
+                            m[size - (base := sink._base) : end - base] = data
                             sink.size = end  # (`records` counts only for rotation callables,
                             return None  # which keep `_map` unset)
                 sink.write(data, ts)

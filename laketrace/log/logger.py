@@ -25,12 +25,12 @@ from .structured import structured_call
 ExecutorMode = Literal["accumulator", "noop"]
 
 
-def _noop(self: Any, msg: Any = None, *args: Any, **fields: Any) -> None:
+def _noop(self: Any, msg: Any = None, /, *args: Any, **fields: Any) -> None:
     return None
 
 
 def _make_level_method(level: Level) -> Callable[..., None]:
-    def method(self: LakeTraceLogger, msg: Any, *args: Any, **fields: Any) -> None:
+    def method(self: LakeTraceLogger, msg: Any, /, *args: Any, **fields: Any) -> None:
         self._core.emit(level, msg, args, fields, self, 2)
 
     method.__name__ = method.__qualname__ = level.lower()
@@ -45,7 +45,7 @@ _LEVEL_METHODS = {lvl: _make_level_method(lvl) for lvl in LEVELS.values()}
 _ERROR = LEVELS["ERROR"]
 
 
-def _exception_method(self: LakeTraceLogger, msg: Any, *args: Any, **fields: Any) -> None:
+def _exception_method(self: LakeTraceLogger, msg: Any, /, *args: Any, **fields: Any) -> None:
     exc = fields.pop("exc_info", True)
     self._core.emit(_ERROR, msg, args, fields, self, 2, exc)
 
@@ -136,7 +136,7 @@ class LakeTraceLogger:
         """
         return _contextualize(**fields)
 
-    def log(self, level: str | int, msg: Any, *args: Any, **fields: Any) -> None:
+    def log(self, level: str | int, msg: Any, /, *args: Any, **fields: Any) -> None:
         """Log at a level given by name or number."""
         lvl = parse_level(level)
         if lvl.no >= self._core.min_no:

@@ -84,6 +84,10 @@ class FileSink:
         self._seg: Segment | None = None
         self._map: Any = None
         self._room = 0
+        #: the file offset of `_map`'s first byte: lines are copied by offset, never through
+        #: the mapping's own position, which an interrupt between the copy and the size
+        #: update would set apart from `size` (every later line of the file then failed)
+        self._base = 0
 
     def _open(self, ts: float) -> None:
         if self.owner_lock:
@@ -123,9 +127,11 @@ class FileSink:
         with self.lock:
             m = self._map
             if m is not None:
-                end = self.size + len(data)
+                size = self.size
+                end = size + len(data)
                 if end <= self._room and ts < self.next_at:
-                    m.write(data)
+                    base = self._base
+                    m[size - base : end - base] = data
                     self.size = end
                     self.records += 1
                 else:
@@ -187,7 +193,7 @@ class FileSink:
         if seg is None or seg.view is None or self._slow:
             self._map = None
             return
-        self._map = seg.view
+        self._map, self._base = seg.view, seg.base
         limit = self._size_limit
         self._room = min(seg.cap, limit) if limit else seg.cap
 
@@ -200,7 +206,8 @@ class FileSink:
             except OSError as exc:
                 self._fall_back(exc)
             else:
-                view.write(data)
+                at = self.size - seg.base
+                view[at : at + len(data)] = data  # by offset, as in `write`
                 self.size += len(data)
                 if count:
                     self.records += 1

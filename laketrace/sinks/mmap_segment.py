@@ -71,8 +71,8 @@ def segment_bytes(size_limit: int) -> int:
 class Segment:
     """The reserved, mapped tail of one spool file; the owner holds its lock around calls.
 
-    ``cap`` is the reserved file length; ``view`` maps ``[base, cap)`` and its position is
-    the used length minus ``base``, so ``view.write(line)`` appends at the used length.
+    ``cap`` is the reserved file length; ``view`` maps ``[base, cap)``: a line is copied to
+    ``view[used - base:]`` (by offset; `reserve` also positions the view at the used length).
     """
 
     __slots__ = ("base", "cap", "fd", "step", "view")

@@ -15,7 +15,7 @@ from laketrace.log.context import contextualize, set_job_context
 from laketrace.record import encoding
 from laketrace.record.levels import LEVELS
 from laketrace.record.record import JobContext
-from tests.conftest import spool_lines
+from tests.conftest import spool_lines, spool_records
 
 _RID = re.compile(rb'"record_id":"[^"]*"')
 _INFO = LEVELS["INFO"]
@@ -234,3 +234,56 @@ def test_an_interrupt_anywhere_in_a_generated_method_leaves_the_spool_lock_free(
         assert not held, f"lock held after an interrupt at call return {n}"
         n += 1
     assert n > 10
+
+
+@pytest.mark.parametrize("path", ["generated", "sink"])
+def test_an_interrupt_anywhere_in_a_mapped_copy_loses_no_later_record(
+    make_logger, log_dir, path, monkeypatch
+):
+    """A KeyboardInterrupt wherever it can arrive while a line is copied into the mapping
+    (generated method, or `FileSink.write` under a masking logger) costs at most the
+    interrupted record: every later record of the file is written, across segments."""
+    from laketrace.sinks import mmap_segment
+    from laketrace.sinks.file_sink import FileSink
+
+    monkeypatch.setattr(mmap_segment, "SEGMENT_BYTES", 8192)
+    log = make_logger(redact=True) if path == "sink" else make_logger()
+    code = FileSink.write.__code__ if path == "sink" else type(log).info.__code__
+    log.info("opens the file")
+    n = 1
+    while n < 200:
+        sys.settrace(_interrupt_at(code, n))
+        try:
+            log.info("interrupted", n=n)
+        except KeyboardInterrupt:
+            pass
+        else:
+            break
+        finally:
+            sys.settrace(None)
+        log.info("after", n=n)
+        n += 1
+    assert n > 2
+    for i in range(200):  # past the end of the first 8 KiB segment
+        log.info("after", n=n + i, pad="z" * 100)
+    log.close()
+    records = [r for r in spool_records(log_dir) if r["msg"] == "after"]
+    assert [int(r["context"]["n"]) for r in records] == list(range(1, n + 200))
+
+
+def test_msg_level_and_self_are_fields_not_errors(make_logger, log_dir):
+    """Fields named like the level methods' parameters (msg, self, level) are fields: the
+    call neither raises nor drops the record, on the generated and the general path."""
+    fast = make_logger()
+    general = make_logger(stdout=True)
+    for log in (fast, general):
+        log.info("a", msg=1, self=2)
+        log.log("INFO", "b", level="x", msg=3)
+        log.bind(u=1).warning("c", msg="m")
+        log.exception("d", msg=4)
+    by_msg = {}
+    for r in spool_records(log_dir):
+        by_msg.setdefault(r["msg"], []).append(r["context"])
+    assert [c["msg"] for c in by_msg["a"]] == ["1", "1"] and by_msg["a"][0]["self"] == "2"
+    assert [c["level"] for c in by_msg["b"]] == ["x", "x"]
+    assert len(by_msg["c"]) == 2 and len(by_msg["d"]) == 2
