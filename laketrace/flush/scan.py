@@ -12,12 +12,10 @@ of C code per 8 MiB chunk), so clean files cost little.
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from ..spool.read import open_regular
 from .validate import MAX_DEPTH
 
-Check = Literal["utf8", "bom", "surrogate", "nan", "depth"]
 #: 4 MiB chunks measured faster than 8 MiB (they stay in cache between the passes)
 CHUNK = 4 << 20
 

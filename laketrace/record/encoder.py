@@ -312,21 +312,3 @@ def _fallback_line(rec: Record, exc: Exception) -> bytes:
 
 
 _ATTRS = {"ts": "ts", "msg": "message", "host": "hostname", "logger": "logger_name"}
-
-
-def lake_record(rec: Record) -> dict[str, Any]:
-    """The lake record of ``rec`` as a dict (what one spool line decodes to)."""
-    ctx = context_map(rec.extra) if rec.extra else {}
-    call = {
-        "ts": iso_utc(rec.ts),
-        "level": str(rec.level),
-        "level_no": rec.level_no,
-        "msg": rec.message,
-        "context": ctx,
-        "record_id": rec.record_id,
-        "thread_name": rec.thread_name,
-        "module": rec.module,
-        "function": rec.function,
-        "line": rec.line,
-    }
-    return {**call, **_static(rec)}
