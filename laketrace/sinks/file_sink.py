@@ -141,6 +141,7 @@ class FileSink:
                 self.fd < 0
                 or ts >= self.next_at
                 or self._slow
+                or self._seg is not None  # a mapped file without an armed view: never write()
                 or (self._size_limit and self.size + len(data) > self._size_limit)
             ):
                 self._write_slow(data, ts, rec)
@@ -201,6 +202,9 @@ class FileSink:
         """Append ``data`` at the used length: copied into the mapping, else written."""
         seg = self._seg
         if seg is not None:
+            # reserve() may unmap the view `_map` holds: unset it first, so an interrupt
+            # before `_arm` leaves the fast path off (a closed view failed every later line)
+            self._map = None
             try:
                 view = seg.reserve(self.size, len(data))
             except OSError as exc:

@@ -287,3 +287,40 @@ def test_msg_level_and_self_are_fields_not_errors(make_logger, log_dir):
     assert [c["msg"] for c in by_msg["a"]] == ["1", "1"] and by_msg["a"][0]["self"] == "2"
     assert [c["level"] for c in by_msg["b"]] == ["x", "x"]
     assert len(by_msg["c"]) == 2 and len(by_msg["d"]) == 2
+
+
+def test_an_interrupt_as_the_segment_is_remapped_loses_no_later_record(
+    make_logger, log_dir, monkeypatch
+):
+    """A KeyboardInterrupt as `Segment.reserve` returns (the old view closed, the new one not
+    yet armed) costs at most that record: the fast path never copies into the closed view."""
+    from laketrace.sinks import mmap_segment
+
+    monkeypatch.setattr(mmap_segment, "SEGMENT_BYTES", 8192)
+    real = mmap_segment.Segment.reserve
+    armed = [False]
+
+    def reserve(self, used, need):
+        view = real(self, used, need)
+        if armed[0]:
+            armed[0] = False
+            raise KeyboardInterrupt
+        return view
+
+    monkeypatch.setattr(mmap_segment.Segment, "reserve", reserve)
+    log = make_logger()
+    sink = log._core.spool.file
+    log.info("opens the file")
+    n = 0
+    while sink.size + 3000 <= sink._room:
+        n += 1
+        log.info("after", n=n)
+    armed[0] = True
+    with pytest.raises(KeyboardInterrupt):
+        log.info("interrupted", pad="z" * 3000)
+    for i in range(50):
+        log.info("after", n=n + 1 + i)
+    log.close()
+    records = [r for r in spool_records(log_dir) if r["msg"] == "after"]
+    assert [int(r["context"]["n"]) for r in records] == list(range(1, n + 51))
+    assert log._core.errors == 0
