@@ -23,7 +23,7 @@ from .._units import parse_size, parse_spark_size
 from ..errors import ConfigError
 from ..record.encoder import context_map
 from ..record.levels import Level, parse_level
-from ..record.message import format_message
+from ..record.message import MISSING, format_message
 from ..sinks.handlers import RAISE_MARK
 from . import driver
 from .accumulator import DriverSink, ExecutorLogParam, ExecutorRecord, TaskKey
@@ -109,6 +109,8 @@ class ExecutorLogger(LevelMethods):
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         if level.no < self._level_no:
             return
+        if msg is MISSING:
+            msg = fields.pop("msg", "")
         try:
             tc = task_context()
             if tc is None:  # on the driver: log straight through the driver logger

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ..record import encoding
 from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
-from ..record.message import format_message
+from ..record.message import MISSING, format_message
 from ..record.record import (
     bad_exc_info,
     bad_exc_info_text,
@@ -106,28 +106,28 @@ class LevelMethods:
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         raise NotImplementedError
 
-    def trace(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def trace(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["TRACE"], msg, a, f)
 
-    def debug(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def debug(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["DEBUG"], msg, a, f)
 
-    def info(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def info(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["INFO"], msg, a, f)
 
-    def success(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def success(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["SUCCESS"], msg, a, f)
 
-    def warning(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def warning(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["WARNING"], msg, a, f)
 
-    def error(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def error(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["ERROR"], msg, a, f)
 
-    def critical(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def critical(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         self._log(LEVELS["CRITICAL"], msg, a, f)
 
-    def exception(self, msg: Any, /, *a: Any, **f: Any) -> None:
+    def exception(self, msg: Any = MISSING, /, *a: Any, **f: Any) -> None:
         f.setdefault("exc_info", True)  # the exception being handled, if any
         self._log(LEVELS["ERROR"], msg, a, f)
 
@@ -155,6 +155,8 @@ class TaskLogger(LevelMethods):
     def _log(self, level: Level, msg: Any, args: tuple, fields: dict[str, Any]) -> None:
         if not self._stderr or level.no < self._level_no:
             return
+        if msg is MISSING:
+            msg = fields.pop("msg", "")
         try:
             tc = task_context()
             fields, error = split_exception(fields, self._redact)

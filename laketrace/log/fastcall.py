@@ -23,6 +23,7 @@ from typing import Any
 from ..record import encoding as _encoding
 from ..record.encoder import merge_context
 from ..record.levels import Level
+from ..record.message import MISSING
 from ..record.record import iso_utc
 from ..record.sanitize import safe_str
 from ..sinks.handlers import RAISE_MARK
@@ -92,7 +93,9 @@ def spool_method(core: Any, level: Level, general: Callable[..., None]) -> Calla
     emit, sink, spool, clock, tails = core.emit, core.fast, core.spool, core.clock, core.tails
     mid = b'"level":' + _encoding.dumps(str(level)) + b',"level_no":%d,' % level.no
 
-    def method(self: Any, msg: Any, /, *args: Any, **fields: Any) -> None:
+    def method(self: Any, msg: Any = MISSING, /, *args: Any, **fields: Any) -> None:
+        if msg is MISSING:
+            msg = fields.pop("msg", "")
         try:
             if (
                 core.fast is not sink  # a bound method saved before the handler set changed
@@ -136,8 +139,7 @@ def spool_method(core: Any, level: Level, general: Callable[..., None]) -> Calla
                     context = merge_context(self._bctx, fields)
                     break
             us = int(ts * 1_000_000 + 0.5)  # `iso_utc`'s rounding
-            last = _start[0]
-            start = last[1] if us // 1000 == last[0] else line_start(ts)
+            start = last[1] if us // 1000 == (last := _start[0])[0] else line_start(ts)
             d = {"msg": msg, "context": context}
             try:
                 body = _encoding.fast_dumps(d)  # looked up per call: set_backend() swaps it

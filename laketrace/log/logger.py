@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..executor.task_logger import TaskLogger, task_logger
 from ..record.encoder import context_map
 from ..record.levels import LEVELS, Level, parse_level
+from ..record.message import MISSING
 from ..sinks.files import SpoolHandler
 from ..sinks.handlers import StreamHandler
 from . import legacy, registry
@@ -30,7 +31,9 @@ def _noop(self: Any, msg: Any = None, /, *args: Any, **fields: Any) -> None:
 
 
 def _make_level_method(level: Level) -> Callable[..., None]:
-    def method(self: LakeTraceLogger, msg: Any, /, *args: Any, **fields: Any) -> None:
+    def method(self: LakeTraceLogger, msg: Any = MISSING, /, *args: Any, **fields: Any) -> None:
+        if msg is MISSING:
+            msg = fields.pop("msg", "")
         self._core.emit(level, msg, args, fields, self, 2)
 
     method.__name__ = method.__qualname__ = level.lower()
@@ -45,7 +48,11 @@ _LEVEL_METHODS = {lvl: _make_level_method(lvl) for lvl in LEVELS.values()}
 _ERROR = LEVELS["ERROR"]
 
 
-def _exception_method(self: LakeTraceLogger, msg: Any, /, *args: Any, **fields: Any) -> None:
+def _exception_method(
+    self: LakeTraceLogger, msg: Any = MISSING, /, *args: Any, **fields: Any
+) -> None:
+    if msg is MISSING:
+        msg = fields.pop("msg", "")
     exc = fields.pop("exc_info", True)
     self._core.emit(_ERROR, msg, args, fields, self, 2, exc)
 
@@ -136,8 +143,14 @@ class LakeTraceLogger:
         """
         return _contextualize(**fields)
 
-    def log(self, level: str | int, msg: Any, /, *args: Any, **fields: Any) -> None:
+    def log(
+        self, level: str | int = MISSING, msg: Any = MISSING, /, *args: Any, **fields: Any
+    ) -> None:
         """Log at a level given by name or number."""
+        if level is MISSING:
+            level = fields.pop("level", "INFO")
+        if msg is MISSING:
+            msg = fields.pop("msg", "")
         lvl = parse_level(level)
         if lvl.no >= self._core.min_no:
             self._core.emit(lvl, msg, args, fields, self, 2)

@@ -30,6 +30,9 @@ from typing import Any
 from .sanitize import safe_str
 
 #: the largest width or precision a template may ask for (a bigger number makes it plain text)
+#: the default of a level method's positional-only message: the call gave none, so a
+#: ``msg=`` keyword (accepted before the message became positional-only) is the message
+MISSING: Any = object()
 MAX_WIDTH = 1000
 _NUMBER = re.compile(r"\d+")
 _CONVERSIONS = (None, "r", "s", "a")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -138,3 +139,23 @@ def test_executor_exception_fills_the_exception_columns(make_logger, log_dir, mo
     assert got["exception"] == ("ValueError", "rows 17: bad date", True)
     assert got["traceback"][1] == "ValueError: rows 17: bad date"
     assert "traceback" not in got["context"] and "exc_info" not in got["context"]
+
+
+def _call_kw(target: Any, call: tuple) -> None:
+    """Make ``call`` with its message as a ``msg=`` keyword."""
+    method, msg, _, fields = call
+    getattr(target, method)(msg=msg, **fields)
+
+
+def test_a_keyword_message_is_the_message_everywhere(make_logger, log_dir, capsys, monkeypatch):
+    """``log.info(msg="x", n=1)`` (the spelling accepted before the message became
+    positional-only) logs "x" with field n on the driver, in tasks and on executors."""
+    monkeypatch.setattr(sys.modules[__name__], "_call", _call_kw)
+    call = ("warning", "keyword message", (), {"n": 1})
+    expected = {"msg": "keyword message", "context": {"n": "1"}, "level": "WARNING"}
+    for got in (
+        _driver(make_logger, log_dir, call),
+        _task(capsys, call),
+        _executor(make_logger, log_dir, monkeypatch, call),
+    ):
+        assert {k: got[k] for k in expected} == expected

@@ -281,12 +281,17 @@ def test_msg_level_and_self_are_fields_not_errors(make_logger, log_dir):
         log.log("INFO", "b", level="x", msg=3)
         log.bind(u=1).warning("c", msg="m")
         log.exception("d", msg=4)
+        log.info(msg="kw", n=5)  # a keyword message (before it became positional-only)
+        log.log(level="WARNING", msg="lv")
+        log.debug(msg="filtered")
     by_msg = {}
     for r in spool_records(log_dir):
         by_msg.setdefault(r["msg"], []).append(r["context"])
     assert [c["msg"] for c in by_msg["a"]] == ["1", "1"] and by_msg["a"][0]["self"] == "2"
     assert [c["level"] for c in by_msg["b"]] == ["x", "x"]
     assert len(by_msg["c"]) == 2 and len(by_msg["d"]) == 2
+    assert [c["n"] for c in by_msg["kw"]] == ["5", "5"] and len(by_msg["lv"]) == 2
+    assert {r["level"] for r in spool_records(log_dir) if r["msg"] == "lv"} == {"WARNING"}
 
 
 def test_an_interrupt_as_the_segment_is_remapped_loses_no_later_record(
