@@ -86,3 +86,21 @@ def test_flush_ships_the_records_after_a_nul_and_quarantines_its_line(log_dir, t
     assert msgs == sorted(f"r{i}" for i in range(10) if i != 5)
     raw = read_delta(target + "_quarantine", ["raw_line"]).column("raw_line").to_pylist()
     assert len(raw) == 1 and "5" in raw[0]
+
+
+def test_an_unsealed_compressed_file_is_left_alone(log_dir):
+    """A "<name>.jsonl.gz" without ".sealed" (compressed by hand or by a foreign tool) is not
+    an active file: its gzip trailer (which ends in NULs) is not cut and it is not renamed
+    to a "<name>.js.sealed.jsonl" that the flush then quarantines as foreign."""
+    import gzip
+
+    os.makedirs(log_dir, exist_ok=True)
+    path = os.path.join(log_dir, NAME + ".gz")
+    data = gzip.compress(_lines(3), mtime=0)
+    assert data.endswith(b"\0")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    res = recover(log_dir)
+    assert res.sealed == []
+    with open(path, "rb") as fh:
+        assert fh.read() == data
