@@ -68,7 +68,7 @@ class DeltaRsWriter:
     """Writes batches with delta-rs to a path target."""
 
     name = "delta-rs"
-    lenient = frozenset({"nan", "depth"})
+    lenient = frozenset({"nan", "depth", "nul"})
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:

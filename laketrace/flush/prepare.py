@@ -136,6 +136,15 @@ def _damage_row(name: str, line_no: int, exc: BaseException) -> QuarantineRow:
     )
 
 
+def _after_nuls(raw: bytes) -> bytes | None:
+    """The valid record after the last NUL of a damaged line, if there is one."""
+    at = raw.rfind(b"\0")
+    if at < 0:
+        return None
+    tail = raw[at + 1 :]
+    return tail if tail.strip() and validate_line(tail) is None else None
+
+
 def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[QuarantineRow], int]:
     """Validate every line of ``path``; write the good ones to ``out_dir``.
 
@@ -161,8 +170,14 @@ def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
                 if reason is None:
                     dst.write(raw)
                     good += 1
-                else:
-                    bad.append(QuarantineRow(name, n, reason, _raw_text(raw)))
+                    continue
+                tail = _after_nuls(raw)
+                if tail is not None:  # a NUL run (a zeroed page) ran into the next record
+                    dst.write(tail)
+                    good += 1
+                    raw = raw[: len(raw) - len(tail)]
+                    reason += " (NUL bytes; the record after them was kept)"
+                bad.append(QuarantineRow(name, n, reason, _raw_text(raw)))
         except DAMAGE_ERRORS as exc:
             bad.append(_damage_row(name, n + 1, exc) if n or good else unreadable_row(name, exc))
     return (clean if good else None), bad, good

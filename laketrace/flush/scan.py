@@ -34,6 +34,8 @@ def _flagged(data: bytes, checks: frozenset[str]) -> str | None:
             data.decode("utf-8")
         except UnicodeDecodeError:
             return "utf8"
+    if "nul" in checks and b"\0" in data:
+        return "nul"  # damage (a zeroed page): split so the record after it is kept
     if "bom" in checks and b"\xef\xbb\xbf" in data:
         return "bom"
     if "surrogate" in checks and b"\\u" in data and _SURROGATE.search(data):

@@ -60,7 +60,7 @@ class SparkWriter:
     """Writes batches with Spark + delta-spark to a path or catalog-table target."""
 
     name = "spark"
-    lenient = frozenset({"utf8", "bom", "surrogate", "depth"})
+    lenient = frozenset({"utf8", "bom", "surrogate", "depth", "nul"})
 
     def __init__(self, spark: Any, target: Target) -> None:
         try:

@@ -143,6 +143,10 @@ def recover(log_dir: str) -> RecoverResult:
                 except FileNotFoundError:
                     pass
             continue
+        if name.compression is not None:
+            # "<name>.jsonl.gz" without ".sealed": no LakeTrace writer makes it (only sealed
+            # files are compressed); cutting its NULs or renaming it would destroy the data
+            continue
         sealed = _seal_if_abandoned(path, name.pid)
         if sealed is None:
             result.live.append(path)

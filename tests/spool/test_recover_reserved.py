@@ -86,3 +86,42 @@ def test_flush_ships_the_records_after_a_nul_and_quarantines_its_line(log_dir, t
     assert msgs == sorted(f"r{i}" for i in range(10) if i != 5)
     raw = read_delta(target + "_quarantine", ["raw_line"]).column("raw_line").to_pylist()
     assert len(raw) == 1 and "5" in raw[0]
+
+
+def test_an_unsealed_compressed_file_is_left_alone(log_dir):
+    """A "<name>.jsonl.gz" without ".sealed" (compressed by hand or by a foreign tool) is not
+    an active file: its gzip trailer (which ends in NULs) is not cut and it is not renamed
+    to a "<name>.js.sealed.jsonl" that the flush then quarantines as foreign."""
+    import gzip
+
+    os.makedirs(log_dir, exist_ok=True)
+    path = os.path.join(log_dir, NAME + ".gz")
+    data = gzip.compress(_lines(3), mtime=0)
+    assert data.endswith(b"\0")
+    with open(path, "wb") as fh:
+        fh.write(data)
+    res = recover(log_dir)
+    assert res.sealed == []
+    with open(path, "rb") as fh:
+        assert fh.read() == data
+
+
+@pytest.mark.parametrize("zeroed", [10, 128 * 1024])
+def test_a_zeroed_run_does_not_swallow_the_record_after_it(log_dir, tmp_path, zeroed):
+    """A run of NULs without a newline (a zeroed page) runs into the next record's line: the
+    record after the NULs ships (a 128 KiB run left it only in a 64 KiB raw_line, i.e.
+    lost), the NUL part is quarantined, and a second flush adds nothing."""
+    pytest.importorskip("deltalake")
+    from laketrace import flush_to_delta
+    from laketrace.testing import read_delta
+
+    body = _lines(3)
+    first = body.index(b"\n") + 1
+    _dead_file(log_dir, body[:first] + b"\0" * zeroed + body[first:])
+    target = str(tmp_path / "t")
+    flush_to_delta(log_dir=log_dir, path=target)
+    flush_to_delta(log_dir=log_dir, path=target)
+    msgs = sorted(read_delta(target, ["msg"]).column("msg").to_pylist())
+    assert msgs == ["r0", "r1", "r2"]
+    q = read_delta(target + "_quarantine", ["line_no", "reason"]).to_pylist()
+    assert [r["line_no"] for r in q] == [2] and "NUL" in q[0]["reason"]
