@@ -210,30 +210,40 @@ def _interrupt_at(code, n):
     return tracer
 
 
-def test_an_interrupt_anywhere_in_a_generated_method_leaves_the_spool_lock_free(make_logger):
-    """A KeyboardInterrupt (a cancelled notebook cell) wherever it can arrive in the generated
-    method leaves the spool's lock released, so later calls and close() do not hang."""
-    log = make_logger()
-    method = type(log).info
-    sink = log._core.spool.file
-    log.info("opens the file")
+def _interrupt_each_point(log, code, then) -> int:
+    """Log with a KeyboardInterrupt at the n-th point of ``code`` where CPython delivers it,
+    for n = 1, 2, ... until a call runs through (``then(n)`` after each interrupted call);
+    returns that n."""
     n = 1
-    while True:
-        sys.settrace(_interrupt_at(method.__code__, n))
+    while n < 200:
+        sys.settrace(_interrupt_at(code, n))
         try:
             log.info("interrupted", n=n)
         except KeyboardInterrupt:
             pass
         else:
-            break
+            return n
         finally:
             sys.settrace(None)
+        then(n)
+        n += 1
+    return n
+
+
+def test_an_interrupt_anywhere_in_a_generated_method_leaves_the_spool_lock_free(make_logger):
+    """A KeyboardInterrupt (a cancelled notebook cell) wherever it can arrive in the generated
+    method leaves the spool's lock released, so later calls and close() do not hang."""
+    log = make_logger()
+    sink = log._core.spool.file
+    log.info("opens the file")
+
+    def lock_is_free(n: int) -> None:
         held = sink.lock.locked()
         if held:
             sink.lock.release()  # let the fixture close the logger
         assert not held, f"lock held after an interrupt at call return {n}"
-        n += 1
-    assert n > 10
+
+    assert _interrupt_each_point(log, type(log).info.__code__, lock_is_free) > 10
 
 
 @pytest.mark.parametrize("path", ["generated", "sink"])
@@ -250,19 +260,7 @@ def test_an_interrupt_anywhere_in_a_mapped_copy_loses_no_later_record(
     log = make_logger(redact=True) if path == "sink" else make_logger()
     code = FileSink.write.__code__ if path == "sink" else type(log).info.__code__
     log.info("opens the file")
-    n = 1
-    while n < 200:
-        sys.settrace(_interrupt_at(code, n))
-        try:
-            log.info("interrupted", n=n)
-        except KeyboardInterrupt:
-            pass
-        else:
-            break
-        finally:
-            sys.settrace(None)
-        log.info("after", n=n)
-        n += 1
+    n = _interrupt_each_point(log, code, lambda n: log.info("after", n=n))
     assert n > 2
     for i in range(200):  # past the end of the first 8 KiB segment
         log.info("after", n=n + i, pad="z" * 100)
