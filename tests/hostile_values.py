@@ -13,7 +13,11 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import json
 import math
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -155,3 +159,23 @@ HOSTILE: dict[str, Callable[[], Any]] = {
 }
 #: values whose own str() is exponential: only fields (LakeTrace's sanitiser) get them
 FIELD_ONLY = {"dag_bomb"}
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(script: str, *args: str, timeout: float = 600) -> Any:
+    """Run ``script`` (``python -c``) with ``args`` in a subprocess that imports this
+    checkout; fail on a crash (a non-zero exit, e.g. a segfault); return the JSON of its
+    last stdout line."""
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-3000:]}"
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -3,17 +3,11 @@ same record as the driver's, never a crash or an exception (run in a subprocess)
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from ..hostile_values import HOSTILE
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..hostile_values import HOSTILE, run_script
 
 _SCRIPT = r"""
 import io, json, sys, tempfile
@@ -70,17 +64,7 @@ def test_executor_loggers_match_the_driver_on_hostile_values(backend):
     with the driver's message and context (unrenderable fields named the same way)."""
     if backend == "orjson":
         pytest.importorskip("orjson")
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, backend, ",".join(sorted(HOSTILE))],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-3000:]}"
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_script(_SCRIPT, backend, ",".join(sorted(HOSTILE)))
     assert result["raised"] == []
     seen: dict[tuple, list] = {}
     for rec in result["records"]:

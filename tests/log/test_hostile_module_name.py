@@ -8,15 +8,10 @@ raw, which segfaulted). Runs in a subprocess so a crash fails the test.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from ..hostile_values import LISTED
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..hostile_values import LISTED, run_script
 
 _SCRIPT = r"""
 import json, sys, tempfile
@@ -64,18 +59,8 @@ def test_hostile_module_name_writes_one_record_per_call(backend):
     enqueue) writes one record per call, with the module as text, and never crashes."""
     if backend == "orjson":
         pytest.importorskip("orjson")
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cases = list(LISTED)
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, backend, json.dumps(cases)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-3000:]}"
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = run_script(_SCRIPT, backend, json.dumps(cases), timeout=300)
     for path, got in result.items():
         assert got["raised"] == [], path
         assert got["cases"] == sorted(cases * 2), path

@@ -7,17 +7,12 @@ of these values when handed them directly), so a crash fails the test instead of
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
-from ..hostile_values import HOSTILE, LISTED
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..hostile_values import HOSTILE, LISTED, run_script
 
 # One subprocess: log every case through every channel of one write path, then print what
 # was called and what the spool holds. Each call tags its record with case and channel.
@@ -92,18 +87,8 @@ def run_hostile(
     """Run `_SCRIPT` in a subprocess; fail on a crash (non-zero exit, e.g. a segfault)."""
     if backend == "orjson":
         pytest.importorskip("orjson")
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     args = [json.dumps(cases), json.dumps(bad_exc_infos or [])]
-    out = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, backend, path, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-3000:]}"
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_script(_SCRIPT, backend, path, *args)  # type: ignore[no-any-return]
 
 
 def by_call(result: dict[str, Any]) -> dict[tuple[str, str], list[dict[str, Any]]]:
