@@ -29,9 +29,17 @@ UNSUPPORTED = frozenset(
 )
 
 _PAGE = mmap.ALLOCATIONGRANULARITY
-_fallocate = getattr(os, "posix_fallocate", None)
 _log = logging.getLogger("laketrace.spool")
 _told: set[str] = set()
+
+
+def _fallocate(fd: int, offset: int, length: int) -> None:
+    # looked up per reservation (once per segment), not at import: a platform or test
+    # without ``os.posix_fallocate`` is seen as it is now
+    reserve = getattr(os, "posix_fallocate", None)
+    if reserve is None:
+        raise OSError(errno.ENOSYS, "os.posix_fallocate is not available")
+    reserve(fd, offset, length)
 
 
 def mmap_unavailable() -> str | None:
@@ -46,7 +54,7 @@ def mmap_unavailable() -> str | None:
         )
     elif forced == "write":
         reason = f"{WRITER_ENV}=write forces the write() path"
-    elif _fallocate is None:
+    elif getattr(os, "posix_fallocate", None) is None:
         reason = "os.posix_fallocate is not available on this platform (e.g. macOS)"
     else:
         reason = None
@@ -90,7 +98,7 @@ class Segment:
         end = used + need
         if end > self.cap:
             cap = -(-end // self.step) * self.step
-            _fallocate(self.fd, self.cap, cap - self.cap)  # type: ignore[misc]
+            _fallocate(self.fd, self.cap, cap - self.cap)
             self.cap = cap
         view = self.view
         if view is None or end > self.base + len(view):

@@ -248,6 +248,39 @@ def test_unsupported_reservation_uses_write_quietly(
     assert [r["msg"] for r in spool_records(log_dir)] == ["a", "b"]
 
 
+def test_a_platform_without_posix_fallocate_uses_write(
+    make_logger, log_dir, monkeypatch, capsys, caplog
+):
+    """Without os.posix_fallocate (macOS) spool files are written with write(), said at DEBUG."""
+    monkeypatch.delattr(os, "posix_fallocate")
+    monkeypatch.setattr(mmap_segment, "_told", set())
+    with caplog.at_level(logging.DEBUG, logger="laketrace.spool"):
+        log = make_logger()
+        log.info("a")
+    assert open(_active(log_dir), "rb").read().endswith(b"\n")  # no reserved NULs
+    log.close()
+    assert capsys.readouterr().err == ""
+    assert sum("not available on this platform" in r.getMessage() for r in caplog.records) == 1
+    assert [r["msg"] for r in spool_records(log_dir)] == ["a"]
+
+
+def test_disk_full_from_os_posix_fallocate_falls_back(make_logger, log_dir, monkeypatch, capsys):
+    """ENOSPC raised by os.posix_fallocate itself is reported once and nothing is lost."""
+    monkeypatch.setattr(mmap_segment, "SEGMENT_BYTES", 4096)
+    log = make_logger()
+    log.info("mapped")
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    for i in range(3):
+        log.info("after {}", i, pad="z" * 3000)
+    log.close()
+    assert capsys.readouterr().err.count("cannot reserve space") == 1
+    assert [r["msg"] for r in spool_records(log_dir)] == ["mapped", "after 0", "after 1", "after 2"]
+
+
 def test_env_forces_the_write_path(make_logger, log_dir, monkeypatch):
     """LAKETRACE_SPOOL_WRITER=write keeps active files free of reserved space."""
     monkeypatch.setenv(mmap_segment.WRITER_ENV, "write")
