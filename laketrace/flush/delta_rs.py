@@ -83,10 +83,13 @@ class DeltaRsWriter:
         """The read-ahead's byte scan of ``path``, if it scanned that very file."""
         return self.prefetch.scanned(path) if self.prefetch is not None else (False, None)
 
-    def want_next(self, paths: list[str]) -> None:
-        """The next batch's files: read while this batch is written (`flush.prefetch`)."""
+    def want_next(self, paths: list[str], *, now: bool = False) -> None:
+        """The next batch's files: read while this batch is written (`flush.prefetch`),
+        or at once (``now``: the first batch, read while it is held and planned)."""
         if self.prefetch is not None:
             self.prefetch.want(paths)
+            if now:
+                self.prefetch.start()
 
     def __init__(self, target: Target, storage: Options | None = None) -> None:
         self.target = target

@@ -71,19 +71,46 @@ class Prefetch:
 
     def _run(self, paths: list[str]) -> None:
         before = {p: file_key(p) for p in paths}
+        parsed: list[pa.Table | None] = [None]
+        # DuckDB parses every file while this thread scans them (the scan holds the GIL,
+        # the parse does not): rows of a file the scan flags are dropped afterwards
+        parse = threading.Thread(
+            target=self._parse, args=(paths, parsed), name="laketrace-prefetch-parse", daemon=True
+        )
+        parse.start()
         scans = {p: suspect(p, self._checks) for p in paths}
+        parse.join()
         clean = [p for p in paths if scans[p] is None]
-        table = None
-        try:
-            if self._con is None:
-                self._con = self._reader.new_connection()
-            table = self._reader.select(clean, self._con) if clean else None
-        except Exception:  # any failure: the batch reads its files the ordinary way
-            pass
+        table = parsed[0]
+        if len(clean) < len(paths):
+            if table is not None and clean:
+                table = self._only(table, clean)
+            elif clean:  # a flagged file may have failed the whole read: read the rest
+                self._parse(clean, parsed)
+                table = parsed[0]
+            else:
+                table = None
         keys = {p: k for p, k in before.items() if k is not None and file_key(p) == k}
         self._scans = {k: scans[p] for p, k in keys.items()}
         if table is not None:
             self._keys, self._table = {p: k for p, k in keys.items() if p in clean}, table
+
+    def _parse(self, paths: list[str], out: list[pa.Table | None]) -> None:
+        out[0] = None
+        try:
+            if self._con is None:
+                self._con = self._reader.new_connection()
+            out[0] = self._reader.select(paths, self._con)
+        except Exception:  # any failure: the batch reads its files the ordinary way
+            pass
+
+    def _only(self, table: pa.Table, paths: list[str]) -> pa.Table:
+        """The rows of ``table`` read from ``paths``."""
+        import pyarrow.compute as pc
+
+        kind = table.schema.field("_file").type
+        wanted = strings(paths, self._pa).cast(kind)
+        return table.filter(pc.is_in(table.column("_file"), value_set=wanted))
 
     def scanned(self, path: str) -> tuple[bool, str | None]:
         """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""
