@@ -150,7 +150,11 @@ class Prefetch:
         if at.null_count:  # rows of files not taken (copying the table is costly)
             table = table.filter(pc.is_valid(at))
             at = pc.index_in(table.column("_file"), value_set=old)
-        kind = table.schema.field("_file").type
-        names = strings(list(renamed.values()), pa).cast(kind).take(at)
-        table = table.set_column(table.schema.get_field_index("_file"), "_file", names)
+        # ``_file`` as a dictionary of the new names: no copy of a path per row
+        names = strings(list(renamed.values()), pa)
+        files = pa.chunked_array(
+            [pa.DictionaryArray.from_arrays(c, names) for c in at.chunks],
+            pa.dictionary(pa.int32(), pa.string()),
+        )
+        table = table.set_column(table.schema.get_field_index("_file"), "_file", files)
         return table, set(renamed.values())
