@@ -1,13 +1,15 @@
-"""Reading the next batch's spool files while the current batch is written (delta-rs).
+"""Reading a batch's spool files ahead (delta-rs).
 
-The delta-rs writer spends about a fifth of a batch encoding Parquet on one core while
-the other core idles, and DuckDB's parse of the next batch is the largest cost of a
-flush. So when the flush announces the next batch (`Prefetch.want`), the writer starts
-parsing its plain sealed files with DuckDB on a thread at the start of the current
-batch's write (`Prefetch.start`), on its own connection.
+DuckDB's parse is the largest cost of a flush and the delta-rs writer encodes Parquet on
+about one core. So the first batch's plain sealed files are read as soon as the flush
+has planned it, and each next batch's while the current one is written (`Prefetch.want`,
+`Prefetch.start`), on a thread with its own DuckDB connection. DuckDB parses every file
+while that thread runs the byte scan (`laketrace.flush.scan`) over them; rows of files
+the scan flags are dropped afterwards (if such a file failed the whole read, the other
+files are read again without it).
 
-A prefetched parse is only a cache: the next batch still holds, scans and decompresses
-its files as always, and uses the parsed rows of a file only if the file it holds is the
+A prefetched parse is only a cache: the batch still holds, scans and decompresses its
+files as always, and uses the parsed rows of a file only if the file it holds is the
 very file that was read (same device, inode, size and modification time before and after
 the read; sealed spool files are never changed in place). Anything else (a file that was
 compressed, moved, split for a suspect line, or a parse that failed) is read again the
