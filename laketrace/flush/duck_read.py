@@ -62,6 +62,12 @@ _BAD_ROW = " OR ".join(
 )
 
 
+#: DuckDB's ``maximum_object_size`` for the first read (its default), and for a file with
+#: a longer line
+_OBJECT_SIZE = 16 * 1024 * 1024
+_LARGE_OBJECT_SIZE = 128 * 1024 * 1024
+
+
 def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -135,17 +141,31 @@ class DuckReader:
         return con
 
     def select(self, paths: list[str], con: Any = None) -> pa.Table:
-        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag."""
+        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag.
+
+        DuckDB's buffers are sized for the longest line it may meet: they are read with
+        the default size first (lines up to ~32 MiB; larger buffers cost page faults on
+        every read), and again with room for lines up to ~256 MiB only if a line is
+        longer.
+        """
+        con = con or self.connect()
+        try:
+            table = self._query(paths, con, _OBJECT_SIZE)
+        except self.errors as exc:
+            if "maximum_object_size" not in str(exc):
+                raise
+            table = self._query(paths, con, _LARGE_OBJECT_SIZE)
+        return _maps(self._dups(table, con), self.pa)
+
+    def _query(self, paths: list[str], con: Any, object_size: int) -> pa.Table:
         files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
         source = (
             f"read_json({files}, columns={_COLUMNS_SQL}, format='newline_delimited', "
-            "filename=true, maximum_object_size=134217728)"
+            f"filename=true, maximum_object_size={object_size})"
         )
         sql = f"SELECT {_SELECT}, filename AS _file, ({_BAD_ROW}) AS _bad FROM {source}"
-        con = con or self.connect()
         out = con.sql(sql).arrow()
-        table = out.read_all() if hasattr(out, "read_all") else out
-        return _maps(self._dups(table, con), self.pa)
+        return out.read_all() if hasattr(out, "read_all") else out
 
     def _dups(self, table: pa.Table, con: Any) -> pa.Table:
         """``table`` with ``_bad`` set on rows whose map column repeats a key (the key
