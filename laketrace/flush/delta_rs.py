@@ -83,10 +83,13 @@ class DeltaRsWriter:
         """The read-ahead's byte scan of ``path``, if it scanned that very file."""
         return self.prefetch.scanned(path) if self.prefetch is not None else (False, None)
 
-    def want_next(self, paths: list[str]) -> None:
-        """The next batch's files: read while this batch is written (`flush.prefetch`)."""
+    def want_next(self, paths: list[str], *, now: bool = False) -> None:
+        """The next batch's files: read while this batch is written (`flush.prefetch`),
+        or at once (``now``: the first batch, read while it is held and planned)."""
         if self.prefetch is not None:
             self.prefetch.want(paths)
+            if now:
+                self.prefetch.start()
 
     def __init__(self, target: Target, storage: Options | None = None) -> None:
         self.target = target
@@ -180,7 +183,7 @@ class DeltaRsWriter:
         read = [p for p in paths if p not in unreadable]
         if not parts:
             return unreadable
-        table = self.pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        table = _concat(parts, self.pa)
         flagged = table.filter(table.column("_bad"))
         bad_files = set(flagged.column("_file").unique().to_pylist())
         self._cache = (read, bad_files, table)
@@ -245,8 +248,7 @@ class DeltaRsWriter:
             self._cache = None
             if not parts:
                 return schema.empty_table()
-            table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-            table = table.drop_columns(["_file", "_bad"])
+            table = _concat([p.drop_columns(["_file", "_bad"]) for p in parts], pa)
         ingested = timestamps(prepared.ingested_at, table.num_rows, pa)
         table = table.set_column(
             table.schema.get_field_index("ingested_at"), "ingested_at", ingested
@@ -365,6 +367,19 @@ class DeltaRsWriter:
             data = self._absent(data)
         skipped, version = self._commit(self.uri, app, v, data, prepared.main_meta)
         return Outcome(0 if skipped else data.num_rows, version, skipped, quarantined)
+
+
+def _concat(parts: list[pa.Table], pa: Any) -> pa.Table:
+    """``parts`` as one table (a read-ahead's ``_file`` is a dictionary: made plain)."""
+    if len(parts) == 1:
+        return parts[0]
+    plain = []
+    for p in parts:
+        at = p.schema.get_field_index("_file")
+        if at >= 0 and pa.types.is_dictionary(p.schema.field(at).type):
+            p = p.set_column(at, "_file", p.column(at).cast(pa.string()))
+        plain.append(p)
+    return pa.concat_tables(plain)
 
 
 def _dedupe_executor_records(table: pa.Table, pa: Any) -> pa.Table:

@@ -44,10 +44,13 @@ def _int(c: str) -> str:
 
 
 def _not_map(c: str) -> str:
-    """SQL: the JSON column ``c`` is not null and not an object without duplicated keys."""
-    keys = f'json_keys("{c}")'
-    not_object = f"json_type(\"{c}\") <> 'OBJECT'"
-    return f'("{c}" IS NOT NULL AND ({not_object} OR list_unique({keys}) <> len({keys})))'
+    """SQL: the JSON column ``c`` is not null and not an object (duplicated keys: `_dups`)."""
+    return f'("{c}" IS NOT NULL AND json_type("{c}") <> \'OBJECT\')'
+
+
+#: SQL true for a distinct key list (``p``, as JSON text) of a map column that repeats a
+#: key. Checking each distinct list once costs a fraction of checking every row.
+_DUP_KEYS = "list_unique(from_json(p, '[\"VARCHAR\"]')) <> json_array_length(p)"
 
 
 # a row DuckDB parsed but the one rule rejects
@@ -57,6 +60,12 @@ _BAD_ROW = " OR ".join(
     + [f'("{c}" IS NOT NULL AND ({_int(c)}) IS NULL)' for c in INT_COLUMNS]
     + [_not_map(c) for c in MAP_COLUMNS]
 )
+
+
+#: DuckDB's ``maximum_object_size`` for the first read (its default), and for a file with
+#: a longer line
+_OBJECT_SIZE = 16 * 1024 * 1024
+_LARGE_OBJECT_SIZE = 128 * 1024 * 1024
 
 
 def _sql_str(text: str) -> str:
@@ -87,6 +96,7 @@ def _select_list() -> str:
         elif c.name in MAP_COLUMNS:
             keys, values = f'json_keys("{c.name}")', f"""json_extract_string("{c.name}", '$.*')"""
             out.append(f'{keys} AS "{c.name}:k", {values} AS "{c.name}:v"')
+            out.append(f'to_json({keys}) AS "{c.name}:p"')
         else:
             out.append(f'"{c.name}"')
     return ", ".join(out)
@@ -131,15 +141,48 @@ class DuckReader:
         return con
 
     def select(self, paths: list[str], con: Any = None) -> pa.Table:
-        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag."""
+        """Parse ``paths`` into table columns plus ``_file`` and a ``_bad`` flag.
+
+        DuckDB's buffers are sized for the longest line it may meet: they are read with
+        the default size first (lines up to ~32 MiB; larger buffers cost page faults on
+        every read), and again with room for lines up to ~256 MiB only if a line is
+        longer.
+        """
+        con = con or self.connect()
+        try:
+            table = self._query(paths, con, _OBJECT_SIZE)
+        except self.errors as exc:
+            if "maximum_object_size" not in str(exc):
+                raise
+            table = self._query(paths, con, _LARGE_OBJECT_SIZE)
+        return _maps(self._dups(table, con), self.pa)
+
+    def _query(self, paths: list[str], con: Any, object_size: int) -> pa.Table:
         files = "[" + ", ".join(_sql_str(p) for p in paths) + "]"
         source = (
             f"read_json({files}, columns={_COLUMNS_SQL}, format='newline_delimited', "
-            "filename=true, maximum_object_size=134217728)"
+            f"filename=true, maximum_object_size={object_size})"
         )
         sql = f"SELECT {_SELECT}, filename AS _file, ({_BAD_ROW}) AS _bad FROM {source}"
-        out = (con or self.connect()).sql(sql).arrow()
-        return _maps(out.read_all() if hasattr(out, "read_all") else out, self.pa)
+        out = con.sql(sql).arrow()
+        return out.read_all() if hasattr(out, "read_all") else out
+
+    def _dups(self, table: pa.Table, con: Any) -> pa.Table:
+        """``table`` with ``_bad`` set on rows whose map column repeats a key (the key
+        lists ``<name>:p`` are dropped)."""
+        import pyarrow.compute as pc
+
+        for name in MAP_COLUMNS:
+            pats = table.column(f"{name}:p")
+            table = table.drop_columns([f"{name}:p"])
+            distinct = self.pa.table({"p": pc.unique(pats)})
+            got = con.from_arrow(distinct).filter(_DUP_KEYS).arrow()
+            dup = (got.read_all() if hasattr(got, "read_all") else got).column(0)
+            if len(dup):
+                at = table.schema.get_field_index("_bad")
+                flag = pc.or_(table.column(at), pc.is_in(pats, value_set=dup.combine_chunks()))
+                table = table.set_column(at, "_bad", flag)
+        return table
 
     def rejects(self, path: str) -> tuple[list[int], pa.Table | None]:
         """For a file validated in Python that DuckDB still rejects or flags: the line

@@ -1,13 +1,15 @@
-"""Reading the next batch's spool files while the current batch is written (delta-rs).
+"""Reading a batch's spool files ahead (delta-rs).
 
-The delta-rs writer spends about a fifth of a batch encoding Parquet on one core while
-the other core idles, and DuckDB's parse of the next batch is the largest cost of a
-flush. So when the flush announces the next batch (`Prefetch.want`), the writer starts
-parsing its plain sealed files with DuckDB on a thread at the start of the current
-batch's write (`Prefetch.start`), on its own connection.
+DuckDB's parse is the largest cost of a flush and the delta-rs writer encodes Parquet on
+about one core. So the first batch's plain sealed files are read as soon as the flush
+has planned it, and each next batch's while the current one is written (`Prefetch.want`,
+`Prefetch.start`), on a thread with its own DuckDB connection. DuckDB parses every file
+while that thread runs the byte scan (`laketrace.flush.scan`) over them; rows of files
+the scan flags are dropped afterwards (if such a file failed the whole read, the other
+files are read again without it).
 
-A prefetched parse is only a cache: the next batch still holds, scans and decompresses
-its files as always, and uses the parsed rows of a file only if the file it holds is the
+A prefetched parse is only a cache: the batch still holds, scans and decompresses its
+files as always, and uses the parsed rows of a file only if the file it holds is the
 very file that was read (same device, inode, size and modification time before and after
 the read; sealed spool files are never changed in place). Anything else (a file that was
 compressed, moved, split for a suspect line, or a parse that failed) is read again the
@@ -71,19 +73,46 @@ class Prefetch:
 
     def _run(self, paths: list[str]) -> None:
         before = {p: file_key(p) for p in paths}
+        parsed: list[pa.Table | None] = [None]
+        # DuckDB parses every file while this thread scans them (the scan holds the GIL,
+        # the parse does not): rows of a file the scan flags are dropped afterwards
+        parse = threading.Thread(
+            target=self._parse, args=(paths, parsed), name="laketrace-prefetch-parse", daemon=True
+        )
+        parse.start()
         scans = {p: suspect(p, self._checks) for p in paths}
+        parse.join()
         clean = [p for p in paths if scans[p] is None]
-        table = None
-        try:
-            if self._con is None:
-                self._con = self._reader.new_connection()
-            table = self._reader.select(clean, self._con) if clean else None
-        except Exception:  # any failure: the batch reads its files the ordinary way
-            pass
+        table = parsed[0]
+        if len(clean) < len(paths):
+            if table is not None and clean:
+                table = self._only(table, clean)
+            elif clean:  # a flagged file may have failed the whole read: read the rest
+                self._parse(clean, parsed)
+                table = parsed[0]
+            else:
+                table = None
         keys = {p: k for p, k in before.items() if k is not None and file_key(p) == k}
         self._scans = {k: scans[p] for p, k in keys.items()}
         if table is not None:
             self._keys, self._table = {p: k for p, k in keys.items() if p in clean}, table
+
+    def _parse(self, paths: list[str], out: list[pa.Table | None]) -> None:
+        out[0] = None
+        try:
+            if self._con is None:
+                self._con = self._reader.new_connection()
+            out[0] = self._reader.select(paths, self._con)
+        except Exception:  # any failure: the batch reads its files the ordinary way
+            pass
+
+    def _only(self, table: pa.Table, paths: list[str]) -> pa.Table:
+        """The rows of ``table`` read from ``paths``."""
+        import pyarrow.compute as pc
+
+        kind = table.schema.field("_file").type
+        wanted = strings(paths, self._pa).cast(kind)
+        return table.filter(pc.is_in(table.column("_file"), value_set=wanted))
 
     def scanned(self, path: str) -> tuple[bool, str | None]:
         """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""
@@ -123,7 +152,11 @@ class Prefetch:
         if at.null_count:  # rows of files not taken (copying the table is costly)
             table = table.filter(pc.is_valid(at))
             at = pc.index_in(table.column("_file"), value_set=old)
-        kind = table.schema.field("_file").type
-        names = strings(list(renamed.values()), pa).cast(kind).take(at)
-        table = table.set_column(table.schema.get_field_index("_file"), "_file", names)
+        # ``_file`` as a dictionary of the new names: no copy of a path per row
+        names = strings(list(renamed.values()), pa)
+        files = pa.chunked_array(
+            [pa.DictionaryArray.from_arrays(c, names) for c in at.chunks],
+            pa.dictionary(pa.int32(), pa.string()),
+        )
+        table = table.set_column(table.schema.get_field_index("_file"), "_file", files)
         return table, set(renamed.values())

@@ -268,6 +268,8 @@ class _Flush:
 
     def _ship(self, work: list[Batch]) -> None:
         want_next = getattr(self.writer, "want_next", None)  # delta-rs reads ahead
+        if want_next is not None and work:
+            want_next([f.path for f in work[0].files if not f.foreign], now=True)
         for index, batch in enumerate(work, 1):
             if want_next is not None and index < len(work):
                 want_next([f.path for f in work[index].files if not f.foreign])

@@ -52,6 +52,23 @@ def _cases() -> list[LineCase]:
         _c("dup_required", line(r("dup_required"), '"record_id":"x"'), False, "duplicated key"),
         _c("dup_context", line(r("dup_context"), '"context":{"a":"1","a":"2"}'), False, "context"),
         _c(
+            "dup_context_apart",
+            line(r("dup_context_apart"), '"context":{"a":"1","b":"2","c":"3","b":"4"}'),
+            False,
+            "context",
+        ),
+        _c(
+            "dup_context_escaped",
+            line(r("dup_context_escaped"), '"context":{"a\\"b":"1","a\\u0022b":"2"}'),
+            False,
+            "context",
+        ),
+        _c(
+            "context_keys_unique",
+            line(r("context_keys_unique"), '"context":{"a":"1","b":"2","c":"3","A":"4"}'),
+            True,
+        ),
+        _c(
             "dup_exception",
             line(r("dup_exception"), '"exception":{"class":"A","class":"B"}'),
             False,

@@ -91,3 +91,14 @@ def test_a_clean_flush_does_not_import_pandas(tmp_path):
         text=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_a_line_longer_than_duckdbs_default_buffer_is_read(tmp_path):
+    """A 40 MB line (past DuckDB's default object size) is parsed, not rejected."""
+    path = tmp_path / "long.sealed.jsonl"
+    good = {"ts": "2025-11-28T13:20:00Z", "level": "INFO", "record_id": "a", "msg": "m"}
+    long = dict(good, record_id="b", msg="x" * 40_000_000)
+    path.write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in (good, long)))
+    table = DuckReader(duckdb, pa).select([str(path)])
+    assert table.column("_bad").to_pylist() == [False, False]
+    assert [len(m) for m in table.column("msg").to_pylist()] == [1, 40_000_000]

@@ -47,8 +47,12 @@ def test_prefetched_rows_are_taken_under_the_held_name(make_logger, log_dir, tmp
     os.link(path, held)
     table, covered = pre.take([held])
     assert covered == {held}
-    assert set(table.column("_file").to_pylist()) == {held}
-    assert table.equals(reader.select([held]))
+    files = table.column("_file")
+    assert set(files.to_pylist()) == {held}
+    plain = table.set_column(
+        table.schema.get_field_index("_file"), "_file", files.cast(pa.string())
+    )
+    assert plain.equals(reader.select([held]))
     assert pre.take([held]) == (None, set())  # used up
 
 
@@ -113,3 +117,45 @@ def test_the_scan_done_ahead_is_reused_only_for_the_same_file(make_logger, log_d
     with open(path, "rb") as src, open(other, "wb") as dst:
         dst.write(src.read())
     assert pre.scanned(other) == (False, None)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "check"),
+    [
+        (b'{"ts": "2025-01-01T00:00:00Z", "level": "INFO", "record_id": "y", "n": NaN}\n', "nan"),
+        (b'{"broken', "tail"),  # fails DuckDB's read of every file it is read with
+    ],
+    ids=["nan", "unreadable"],
+)
+def test_a_flagged_file_is_left_out_and_the_others_are_taken(
+    make_logger, log_dir, tmp_path, bad_line, check
+):
+    """A file the byte scan flags is not taken from the read-ahead; the others are."""
+    good = _spool_file(log_dir, make_logger)
+    bad = str(tmp_path / "bad.sealed.jsonl")
+    with open(good, "rb") as src, open(bad, "wb") as dst:
+        dst.write(src.read() + bad_line)
+    reader = DuckReader(duckdb, pa)
+    pre = Prefetch(reader, frozenset({"nan", "depth", "nul"}))
+    pre.want([good, bad])
+    pre.start()
+    table, covered = pre.take([good, bad])
+    assert covered == {good}
+    assert set(table.column("_file").to_pylist()) == {good} and table.num_rows == 20
+    assert pre.scanned(bad) == (True, check)
+
+
+def test_the_first_batch_is_read_ahead(make_logger, log_dir, tmp_path, monkeypatch):
+    """A flush of one batch takes that batch's rows from the read-ahead."""
+    _spool_file(log_dir, make_logger)
+    taken = []
+    real_take = Prefetch.take
+
+    def take(self, paths):
+        table, covered = real_take(self, paths)
+        taken.append(len(covered))
+        return table, covered
+
+    monkeypatch.setattr(prefetch_mod.Prefetch, "take", take)
+    res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "t"))
+    assert (res.batches, res.records, taken) == (1, 20, [1])
