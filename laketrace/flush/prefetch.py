@@ -74,7 +74,7 @@ class Prefetch:
     def _run(self, paths: list[str]) -> None:
         before = {p: file_key(p) for p in paths}
         ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        parsed: list[pa.Table | None] = []
+        parsed: list[tuple[list[str], pa.Table]] = []
         # DuckDB parses the files the scan has passed while this thread scans the rest
         # (the scan holds the GIL, the parse does not). A file the scan flags never
         # reaches DuckDB: a deeply nested line costs it gigabytes
@@ -91,18 +91,19 @@ class Prefetch:
         finally:
             ready.put(None)
             parse.join()
-        clean = [p for p in paths if scans.get(p, "") is None]
-        table = None
-        if parsed and None not in parsed:
-            table = parsed[0] if len(parsed) == 1 else self._pa.concat_tables(parsed)
         keys = {p: k for p, k in before.items() if k is not None and file_key(p) == k}
         self._scans = {k: scans[p] for p, k in keys.items()}
-        if table is not None:
-            self._keys, self._table = {p: k for p, k in keys.items() if p in clean}, table
+        if parsed:  # only files in a read that completed are covered
+            read = {p for files, _ in parsed for p in files}
+            tables = [t for _, t in parsed]
+            table = tables[0] if len(tables) == 1 else self._pa.concat_tables(tables)
+            self._keys, self._table = {p: k for p, k in keys.items() if p in read}, table
 
-    def _parse(self, ready: queue.SimpleQueue[str | None], out: list[pa.Table | None]) -> None:
+    def _parse(
+        self, ready: queue.SimpleQueue[str | None], out: list[tuple[list[str], pa.Table]]
+    ) -> None:
         """Parse the files put in ``ready`` (all that are there, in one read each time)
-        until None; a failed read puts None in ``out``."""
+        until None; each completed read goes to ``out`` with its files."""
         done = False
         while not done:
             paths = [ready.get()]
@@ -110,14 +111,14 @@ class Prefetch:
                 paths.append(ready.get())
             done = None in paths
             todo = [p for p in paths if p is not None]
-            if not todo or None in out:
+            if not todo:
                 continue
             try:
                 if self._con is None:
                     self._con = self._reader.new_connection()
-                out.append(self._reader.select(todo, self._con))
-            except Exception:  # any failure: the batch reads its files the ordinary way
-                out.append(None)
+                out.append((todo, self._reader.select(todo, self._con)))
+            except Exception:  # a failure: the batch reads these files the ordinary way
+                pass
 
     def scanned(self, path: str) -> tuple[bool, str | None]:
         """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""

@@ -217,3 +217,39 @@ def test_files_parsed_in_several_reads_are_all_taken(make_logger, log_dir, monke
     assert reads == [[first], [second]] and covered == {first, second}
     ids = table.column("record_id").to_pylist()
     assert len(ids) == len(set(ids)) == 40
+
+
+class _Died(BaseException):
+    """What kills a thread without being an Exception."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_file_whose_read_never_completed_is_not_covered(make_logger, log_dir, monkeypatch):
+    """A file whose read died is not taken as covered (its records would be lost); a file
+    read before is."""
+    first = _spool_file(log_dir, make_logger)
+    second = first.replace(".jsonl", "-2.jsonl")
+    with open(first, "rb") as src, open(second, "wb") as dst:
+        dst.write(src.read().replace(b'"record_id":"', b'"record_id":"2-'))
+    reader = DuckReader(duckdb, pa)
+    first_read = threading.Event()
+    real_select, real_suspect = reader.select, prefetch_mod.suspect
+
+    def select(paths, con=None):
+        if second in paths:
+            raise _Died
+        first_read.set()
+        return real_select(paths, con)
+
+    def suspect(path, checks):
+        if path == second:
+            first_read.wait()
+        return real_suspect(path, checks)
+
+    monkeypatch.setattr(reader, "select", select)
+    monkeypatch.setattr(prefetch_mod, "suspect", suspect)
+    pre = Prefetch(reader, frozenset({"nan", "depth", "nul"}))
+    pre.want([first, second])
+    pre.start()
+    table, covered = pre.take([first, second])
+    assert covered == {first} and table.num_rows == 20
