@@ -3,10 +3,9 @@
 DuckDB's parse is the largest cost of a flush and the delta-rs writer encodes Parquet on
 about one core. So the first batch's plain sealed files are read as soon as the flush
 has planned it, and each next batch's while the current one is written (`Prefetch.want`,
-`Prefetch.start`), on a thread with its own DuckDB connection. DuckDB parses every file
-while that thread runs the byte scan (`laketrace.flush.scan`) over them; rows of files
-the scan flags are dropped afterwards (if such a file failed the whole read, the other
-files are read again without it).
+`Prefetch.start`), on a thread with its own DuckDB connection. DuckDB parses each file
+as soon as that thread's byte scan (`laketrace.flush.scan`) has passed it, while the
+thread scans the rest; a file the scan flags is never read by DuckDB.
 
 A prefetched parse is only a cache: the batch still holds, scans and decompresses its
 files as always, and uses the parsed rows of a file only if the file it holds is the
@@ -19,6 +18,7 @@ ordinary way.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -73,46 +73,52 @@ class Prefetch:
 
     def _run(self, paths: list[str]) -> None:
         before = {p: file_key(p) for p in paths}
-        parsed: list[pa.Table | None] = [None]
-        # DuckDB parses every file while this thread scans them (the scan holds the GIL,
-        # the parse does not): rows of a file the scan flags are dropped afterwards
+        ready: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        parsed: list[tuple[list[str], pa.Table]] = []
+        # DuckDB parses the files the scan has passed while this thread scans the rest
+        # (the scan holds the GIL, the parse does not). A file the scan flags never
+        # reaches DuckDB: a deeply nested line costs it gigabytes
         parse = threading.Thread(
-            target=self._parse, args=(paths, parsed), name="laketrace-prefetch-parse", daemon=True
+            target=self._parse, args=(ready, parsed), name="laketrace-prefetch-parse", daemon=True
         )
         parse.start()
-        scans = {p: suspect(p, self._checks) for p in paths}
-        parse.join()
-        clean = [p for p in paths if scans[p] is None]
-        table = parsed[0]
-        if len(clean) < len(paths):
-            if table is not None and clean:
-                table = self._only(table, clean)
-            elif clean:  # a flagged file may have failed the whole read: read the rest
-                self._parse(clean, parsed)
-                table = parsed[0]
-            else:
-                table = None
+        scans: dict[str, str | None] = {}
+        try:
+            for p in paths:
+                scans[p] = suspect(p, self._checks)
+                if scans[p] is None:
+                    ready.put(p)
+        finally:
+            ready.put(None)
+            parse.join()
         keys = {p: k for p, k in before.items() if k is not None and file_key(p) == k}
         self._scans = {k: scans[p] for p, k in keys.items()}
-        if table is not None:
-            self._keys, self._table = {p: k for p, k in keys.items() if p in clean}, table
+        if parsed:  # only files in a read that completed are covered
+            read = {p for files, _ in parsed for p in files}
+            tables = [t for _, t in parsed]
+            table = tables[0] if len(tables) == 1 else self._pa.concat_tables(tables)
+            self._keys, self._table = {p: k for p, k in keys.items() if p in read}, table
 
-    def _parse(self, paths: list[str], out: list[pa.Table | None]) -> None:
-        out[0] = None
-        try:
-            if self._con is None:
-                self._con = self._reader.new_connection()
-            out[0] = self._reader.select(paths, self._con)
-        except Exception:  # any failure: the batch reads its files the ordinary way
-            pass
-
-    def _only(self, table: pa.Table, paths: list[str]) -> pa.Table:
-        """The rows of ``table`` read from ``paths``."""
-        import pyarrow.compute as pc
-
-        kind = table.schema.field("_file").type
-        wanted = strings(paths, self._pa).cast(kind)
-        return table.filter(pc.is_in(table.column("_file"), value_set=wanted))
+    def _parse(
+        self, ready: queue.SimpleQueue[str | None], out: list[tuple[list[str], pa.Table]]
+    ) -> None:
+        """Parse the files put in ``ready`` (all that are there, in one read each time)
+        until None; each completed read goes to ``out`` with its files."""
+        done = False
+        while not done:
+            paths = [ready.get()]
+            while not ready.empty():
+                paths.append(ready.get())
+            done = None in paths
+            todo = [p for p in paths if p is not None]
+            if not todo:
+                continue
+            try:
+                if self._con is None:
+                    self._con = self._reader.new_connection()
+                out.append((todo, self._reader.select(todo, self._con)))
+            except Exception:  # a failure: the batch reads these files the ordinary way
+                pass
 
     def scanned(self, path: str) -> tuple[bool, str | None]:
         """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""
