@@ -145,15 +145,15 @@ class DuckReader:
 
         DuckDB's buffers are sized for the longest line it may meet: they are read with
         the default size first (lines up to ~32 MiB; larger buffers cost page faults on
-        every read), and again with room for lines up to ~256 MiB only if a line is
-        longer.
+        every read), and again with room for lines up to ~256 MiB only if that read fails.
         """
         con = con or self.connect()
         try:
             table = self._query(paths, con, _OBJECT_SIZE)
-        except self.errors as exc:
-            if "maximum_object_size" not in str(exc):
-                raise
+        except self.errors:
+            # any failed read is read again with the larger size (not only one whose error
+            # names ``maximum_object_size``): a reworded DuckDB message must not send long
+            # valid lines to quarantine; a file bad for another reason fails again
             table = self._query(paths, con, _LARGE_OBJECT_SIZE)
         return _maps(self._dups(table, con), self.pa)
 
