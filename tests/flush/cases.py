@@ -127,6 +127,8 @@ def _cases() -> list[LineCase]:
             False,
             "property name",
         ),
+        _c("next_line_only", "\u0085", False, "not valid JSON"),
+        _c("line_separator_only", " \u2028", False, "not valid JSON"),
         _c("array", "[1,2]", False, "not a JSON object"),
         _c("null", "null", False, "not a JSON object"),
         _c("empty_object", "{}", False, "missing required field 'ts'"),
