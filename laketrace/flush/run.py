@@ -182,6 +182,10 @@ class _Flush:
             # version starts a job, which a listener would log and answer with a flush)
             self.result.table_version = ledger.last_table_version(t.display, t.key)
             return
+        scan_ahead = getattr(self.writer, "scan_ahead", None)  # Spark: while the JVM works
+        if scan_ahead is not None:
+            shipped = ledger.shipped_to(t.display, t.key)
+            scan_ahead([p for s, p in sorted(files.items()) if s not in shipped])
         self.writer.ensure_tables(self.partition_by)
         self.table_id = self.writer.table_id()
         self.spool = spool_id(self.spool_dir)

@@ -29,16 +29,21 @@ _DEEP = re.compile(rb"[^\n]{%d}" % (MAX_DEPTH + 1))
 
 
 def _flagged(data: bytes, checks: frozenset[str]) -> str | None:
+    text = None
     if "utf8" in checks:
         try:
-            data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             return "utf8"
     if "nul" in checks and b"\0" in data:
         return "nul"  # damage (a zeroed page): split so the record after it is kept
-    if "bom" in checks and b"\xef\xbb\xbf" in data:
-        return "bom"
-    if "surrogate" in checks and b"\\u" in data and _SURROGATE.search(data):
+    if "bom" in checks:
+        # in valid UTF-8 the bytes EF BB BF only ever spell U+FEFF, and a str search for
+        # U+FEFF in ASCII text is answered without reading it (~4 ms per 4 MiB in bytes)
+        if ("\ufeff" in text) if text is not None else (b"\xef\xbb\xbf" in data):
+            return "bom"
+    # a single-byte search (memchr) rules out most chunks before the regex runs
+    if "surrogate" in checks and b"\\" in data and _SURROGATE.search(data):
         return "surrogate"
     maybe_nan = "nan" in checks and (_NAN.search(data) or _INFINITY.search(data))
     if maybe_nan and _NONNUMERIC.search(data):

@@ -21,6 +21,7 @@ from ..spool.read import open_spool_file
 from ..targets import Target
 from .commits import Commit, History, page_sizes, parse_meta, read_back
 from .faults import fault
+from .scan_ahead import ScanAhead
 from .spark_delta import check_schema, commits_from_rows, delta_append
 from .spark_read import read_lines
 from .validate import RAW_LIMIT, validate_line
@@ -75,11 +76,28 @@ class SparkWriter:
         self.target = target
         self.DeltaTable = DeltaTable
         self.F = F
+        self._ahead: ScanAhead | None = None
 
-    def scope(self) -> Any:
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
         """Every Spark job of the flush runs in LakeTrace's job group (the listener ignores
         it: no records about the flush's own jobs, no flush answering a flush)."""
-        return flush_job_group(self.spark)
+        try:
+            with flush_job_group(self.spark):
+                yield
+        finally:
+            if self._ahead is not None:
+                self._ahead.stop()
+
+    def scan_ahead(self, paths: list[str]) -> None:
+        """Byte-scan the plain files of ``paths`` on a thread while the flush reads the
+        table (`laketrace.flush.scan_ahead`)."""
+        plain = [p for p in paths if p.endswith(".jsonl")]
+        self._ahead = ScanAhead(plain, self.lenient) if plain else None
+
+    def scanned(self, path: str) -> tuple[bool, str | None]:
+        """The scan-ahead's byte scan of ``path``, if it scanned that very file."""
+        return self._ahead.scanned(path) if self._ahead is not None else (False, None)
 
     def _table(self, location: str, kind: str) -> Any:
         if kind == "table":

@@ -21,6 +21,7 @@ from laketrace.testing import read_delta
 from .cases import (
     FILE_CASES,
     LINE_CASES,
+    NUL_KEY_CASES,
     STAMP,
     check_file_case,
     check_line_cases,
@@ -44,7 +45,7 @@ def _spool_file(log_dir, seq, n, prefix):
     return path
 
 
-@pytest.mark.parametrize("case", LINE_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("case", LINE_CASES + NUL_KEY_CASES, ids=lambda c: c.name)
 def test_one_rule_on_each_line_case(case):
     """validate_line accepts or rejects each hostile line, with a reason that says why."""
     reason = validate_line(case.text + b"\n")
@@ -189,6 +190,8 @@ def test_file_compressed_between_listing_and_reading_ships_once(log_dir, tmp_pat
         (b'{"a":1}', "tail"),
         (b'{"a":"\xff"}\n', "utf8"),
         (b'\xef\xbb\xbf{"a":1}\n', "bom"),
+        (b'{"a":"\xc3\xa9"}\n{"a":"\xef\xbb\xbf"}\n', "bom"),
+        (b'{"a":"x\\"y\\n"}\n', None),
         (b'{"a":"\\udc00"}\n', "surrogate"),
         (b'{"a":NaN}\n', "nan"),
         (b'{"a":"NaN"}\n', None),

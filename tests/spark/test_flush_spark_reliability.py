@@ -18,6 +18,7 @@ from laketrace.spool.names import INTERNAL_DIR
 
 from ..flush.cases import (
     FILE_CASES,
+    NUL_KEY_CASES,
     STAMP,
     check_file_case,
     check_line_cases,
@@ -51,7 +52,7 @@ def _log(make_logger, n, tag):
 def test_spark_writer_agrees_with_the_rule_on_every_case(spark, log_dir, tmp_path, monkeypatch):
     """Every line case and damaged-file case ends as with the one rule and the delta-rs
     writer, and ts offsets become UTC (date too) even with a non-UTC session time zone."""
-    cases = write_line_cases(log_dir)
+    cases = write_line_cases(log_dir, NUL_KEY_CASES)
     files = {c.name: c.build(log_dir) for c in FILE_CASES}
     locked = os.path.join(log_dir, f"locked__{STAMP}__run__4__000001.sealed.jsonl")
     with open(locked, "w") as fh:
