@@ -22,6 +22,7 @@ from .cases import (
     FILE_CASES,
     LINE_CASES,
     NUL_KEY_CASES,
+    SPARK_LIMIT_CASES,
     STAMP,
     check_file_case,
     check_line_cases,
@@ -45,7 +46,9 @@ def _spool_file(log_dir, seq, n, prefix):
     return path
 
 
-@pytest.mark.parametrize("case", LINE_CASES + NUL_KEY_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", LINE_CASES + NUL_KEY_CASES + SPARK_LIMIT_CASES, ids=lambda c: c.name
+)
 def test_one_rule_on_each_line_case(case):
     """validate_line accepts or rejects each hostile line, with a reason that says why."""
     reason = validate_line(case.text + b"\n")
@@ -60,7 +63,7 @@ def test_delta_rs_writer_agrees_with_the_rule(log_dir, tmp_path, monkeypatch, du
     converted to UTC (date too), with DuckDB and with the pure-Python reader."""
     if not duckdb:
         monkeypatch.setattr("laketrace.flush.delta_rs._duckdb", lambda: None)
-    cases = write_line_cases(log_dir)
+    cases = write_line_cases(log_dir, SPARK_LIMIT_CASES)
     target = str(tmp_path / "t")
     res = flush_to_delta(log_dir=log_dir, path=target)
     rows, q = _tables(target)

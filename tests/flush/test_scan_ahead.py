@@ -49,3 +49,66 @@ def test_stopped_scan_ahead_scans_no_more_files(tmp_path):
     known = dict(ahead._results)
     ahead.scanned(bom)
     assert ahead._results == known
+
+
+def test_a_file_replaced_with_the_same_size_and_mtime_is_not_answered(tmp_path):
+    """A file renamed over the scanned one (same size, same mtime: a restore that keeps
+    times) is another file: the scan-ahead's result for the old one is not used."""
+    good, _ = _files(tmp_path)
+    ahead = ScanAhead([good], CHECKS)
+    ahead._thread.join()
+    st = os.stat(good)
+    other = tmp_path / "other"
+    other.write_bytes(b'\xef\xbb\xbf{"a"\n')  # 8 bytes, as '{"a":1}\n'
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, good)
+    assert os.stat(good).st_size == st.st_size
+    assert ahead.scanned(good) == (False, None)
+    assert suspect(good, CHECKS) == "bom"
+
+
+class _Context:
+    def __init__(self):
+        self.props = {}
+
+    def getLocalProperty(self, key):
+        return self.props.get(key)
+
+    def setLocalProperty(self, key, value):
+        self.props[key] = value
+
+
+def test_a_flush_that_raises_stops_the_scan_ahead(tmp_path, monkeypatch):
+    """An error (or Ctrl-C) inside the Spark writer's scope stops the scan-ahead thread
+    before it propagates: the file being scanned finishes, no other is scanned after."""
+    import threading
+    from types import SimpleNamespace
+
+    from laketrace.flush.spark import SparkWriter
+
+    entered, go, calls, held = threading.Event(), threading.Event(), [], {}
+
+    def slow_scan(path, checks):  # the first scan lasts until the scan-ahead is stopped
+        calls.append(path)
+        entered.set()
+        go.wait(30)
+        held["stop"].wait(30)
+        return None
+
+    monkeypatch.setattr("laketrace.flush.scan_ahead.suspect", slow_scan)
+    good, bom = _files(tmp_path)
+    writer = SparkWriter.__new__(SparkWriter)
+    writer.spark = SimpleNamespace(sparkContext=_Context())
+    writer._ahead = None
+    try:
+        with writer.scope():
+            writer.scan_ahead([good, bom])
+            assert writer._ahead is not None
+            entered.wait(30)
+            held["stop"] = writer._ahead._stop
+            go.set()
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert not writer._ahead._thread.is_alive()
+    assert calls == [good]
