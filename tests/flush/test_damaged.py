@@ -19,9 +19,9 @@ from laketrace.spool import read as spool_read
 from laketrace.testing import read_delta
 
 from .cases import (
+    EXTRA_KEY_CASES,
     FILE_CASES,
     LINE_CASES,
-    NUL_KEY_CASES,
     SPARK_LIMIT_CASES,
     STAMP,
     check_file_case,
@@ -47,7 +47,7 @@ def _spool_file(log_dir, seq, n, prefix):
 
 
 @pytest.mark.parametrize(
-    "case", LINE_CASES + NUL_KEY_CASES + SPARK_LIMIT_CASES, ids=lambda c: c.name
+    "case", LINE_CASES + EXTRA_KEY_CASES + SPARK_LIMIT_CASES, ids=lambda c: c.name
 )
 def test_one_rule_on_each_line_case(case):
     """validate_line accepts or rejects each hostile line, with a reason that says why."""

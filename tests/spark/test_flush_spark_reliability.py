@@ -18,8 +18,8 @@ from laketrace.spool.names import INTERNAL_DIR
 
 from ..flush import cases as line_cases
 from ..flush.cases import (
+    EXTRA_KEY_CASES,
     FILE_CASES,
-    NUL_KEY_CASES,
     SPARK_LIMIT_CASES,
     STAMP,
     check_file_case,
@@ -74,7 +74,7 @@ def _log(make_logger, n, tag):
 def test_spark_writer_agrees_with_the_rule_on_every_case(spark, log_dir, tmp_path, monkeypatch):
     """Every line case and damaged-file case ends as with the one rule and the delta-rs
     writer, and ts offsets become UTC (date too) even with a non-UTC session time zone."""
-    cases = write_line_cases(log_dir, NUL_KEY_CASES)
+    cases = write_line_cases(log_dir, EXTRA_KEY_CASES)
     files = {c.name: c.build(log_dir) for c in FILE_CASES}
     locked = os.path.join(log_dir, f"locked__{STAMP}__run__4__000001.sealed.jsonl")
     with open(locked, "w") as fh:
