@@ -9,6 +9,7 @@ Skip it with ``LAKETRACE_SKIP_SPARK35=1``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -50,4 +51,6 @@ def test_spark_suite_passes_on_pyspark_35():
     summary = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
     print(f"pyspark {version}: {summary}")
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-3000:]
-    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    # "2 xfailed" (an expected failure) is not a failure; "1 failed" and "1 error" are
+    bad = re.search(r"\b\d+ (failed|errors?)\b", summary)
+    assert re.search(r"\b\d+ passed\b", summary) and bad is None, summary
