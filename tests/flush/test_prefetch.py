@@ -40,6 +40,20 @@ def _prefetched(path):
     return reader, pre
 
 
+def _count_taken(monkeypatch) -> list[int]:
+    """How many files each `Prefetch.take` of the flush answered (filled as it runs)."""
+    taken: list[int] = []
+    real_take = Prefetch.take
+
+    def take(self, paths):
+        table, covered = real_take(self, paths)
+        taken.append(len(covered))
+        return table, covered
+
+    monkeypatch.setattr(prefetch_mod.Prefetch, "take", take)
+    return taken
+
+
 def test_prefetched_rows_are_taken_under_the_held_name(make_logger, log_dir, tmp_path):
     """A held hard link to a prefetched file takes its rows, with ``_file`` naming the link."""
     path = _spool_file(log_dir, make_logger)
@@ -88,15 +102,7 @@ def test_read_ahead_batches_quarantine_and_ship_exactly_once(
         fh.write(b'{"ts": "not a time", "level": "INFO", "record_id": "x"}\n')
     with open(os.path.join(log_dir, names[-2]), "ab") as fh:  # found by the byte scan
         fh.write(b'{"ts": "2025-01-01T00:00:00Z", "level": "INFO", "record_id": "y", "n": NaN}\n')
-    taken = []
-    real_take = Prefetch.take
-
-    def take(self, paths):
-        table, covered = real_take(self, paths)
-        taken.append(len(covered))
-        return table, covered
-
-    monkeypatch.setattr(prefetch_mod.Prefetch, "take", take)
+    taken = _count_taken(monkeypatch)
     target = str(tmp_path / "t")
     res = flush_to_delta(log_dir=log_dir, path=target, batch_bytes=4_000)
     assert res.batches > 2 and sum(taken[1:]) > 0
@@ -149,15 +155,7 @@ def test_a_flagged_file_is_left_out_and_the_others_are_taken(
 def test_the_first_batch_is_read_ahead(make_logger, log_dir, tmp_path, monkeypatch):
     """A flush of one batch takes that batch's rows from the read-ahead."""
     _spool_file(log_dir, make_logger)
-    taken = []
-    real_take = Prefetch.take
-
-    def take(self, paths):
-        table, covered = real_take(self, paths)
-        taken.append(len(covered))
-        return table, covered
-
-    monkeypatch.setattr(prefetch_mod.Prefetch, "take", take)
+    taken = _count_taken(monkeypatch)
     res = flush_to_delta(log_dir=log_dir, path=str(tmp_path / "t"))
     assert (res.batches, res.records, taken) == (1, 20, [1])
 
