@@ -42,6 +42,15 @@ def file_key(path: str) -> FileKey | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def scanned_result(results: dict[FileKey, str | None], path: str) -> tuple[bool, str | None]:
+    """``(True, result)`` if ``path`` is the very file a scan recorded in ``results`` (same
+    `file_key`), else ``(False, None)``."""
+    key = file_key(path)
+    if key is None or key not in results:
+        return False, None
+    return True, results[key]
+
+
 class Prefetch:
     """At most one background parse of announced files; taken by the next batch."""
 
@@ -123,10 +132,7 @@ class Prefetch:
     def scanned(self, path: str) -> tuple[bool, str | None]:
         """``(True, result)`` if ``path`` is a file the read-ahead scanned, else (False, None)."""
         self.wait()
-        key = file_key(path)
-        if key is None or key not in self._scans:
-            return False, None
-        return True, self._scans[key]
+        return scanned_result(self._scans, path)
 
     def wait(self) -> None:
         """Let a running parse finish (before the flush returns or another starts)."""

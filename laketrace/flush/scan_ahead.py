@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 
-from .prefetch import FileKey, file_key
+from .prefetch import FileKey, file_key, scanned_result
 from .scan import suspect
 
 
@@ -51,7 +51,4 @@ class ScanAhead:
     def scanned(self, path: str) -> tuple[bool, str | None]:
         """``(True, result)`` if ``path`` is a file scanned ahead, else ``(False, None)``."""
         self.stop()
-        key = file_key(path)
-        if key is None or key not in self._results:
-            return False, None
-        return True, self._results[key]
+        return scanned_result(self._results, path)

@@ -54,6 +54,18 @@ def _count_taken(monkeypatch) -> list[int]:
     return taken
 
 
+def _scan_after(monkeypatch, path, event) -> None:
+    """The read-ahead's byte scan reaches ``path`` only once ``event`` is set."""
+    real_suspect = prefetch_mod.suspect
+
+    def suspect(p, checks):
+        if p == path:
+            event.wait()
+        return real_suspect(p, checks)
+
+    monkeypatch.setattr(prefetch_mod, "suspect", suspect)
+
+
 def test_prefetched_rows_are_taken_under_the_held_name(make_logger, log_dir, tmp_path):
     """A held hard link to a prefetched file takes its rows, with ``_file`` naming the link."""
     path = _spool_file(log_dir, make_logger)
@@ -194,20 +206,15 @@ def test_files_parsed_in_several_reads_are_all_taken(make_logger, log_dir, monke
     reader = DuckReader(duckdb, pa)
     reads: list[list[str]] = []
     first_read = threading.Event()
-    real_select, real_suspect = reader.select, prefetch_mod.suspect
+    real_select = reader.select
 
     def select(paths, con=None):
         reads.append(list(paths))
         first_read.set()
         return real_select(paths, con)
 
-    def suspect(path, checks):
-        if path == second:  # scanned only once the first file is being read
-            first_read.wait()
-        return real_suspect(path, checks)
-
     monkeypatch.setattr(reader, "select", select)
-    monkeypatch.setattr(prefetch_mod, "suspect", suspect)
+    _scan_after(monkeypatch, second, first_read)
     pre = Prefetch(reader, frozenset({"nan", "depth", "nul"}))
     pre.want([first, second])
     pre.start()
@@ -231,7 +238,7 @@ def test_a_file_whose_read_never_completed_is_not_covered(make_logger, log_dir, 
         dst.write(src.read().replace(b'"record_id":"', b'"record_id":"2-'))
     reader = DuckReader(duckdb, pa)
     first_read = threading.Event()
-    real_select, real_suspect = reader.select, prefetch_mod.suspect
+    real_select = reader.select
 
     def select(paths, con=None):
         if second in paths:
@@ -239,13 +246,8 @@ def test_a_file_whose_read_never_completed_is_not_covered(make_logger, log_dir, 
         first_read.set()
         return real_select(paths, con)
 
-    def suspect(path, checks):
-        if path == second:
-            first_read.wait()
-        return real_suspect(path, checks)
-
     monkeypatch.setattr(reader, "select", select)
-    monkeypatch.setattr(prefetch_mod, "suspect", suspect)
+    _scan_after(monkeypatch, second, first_read)
     pre = Prefetch(reader, frozenset({"nan", "depth", "nul"}))
     pre.want([first, second])
     pre.start()
