@@ -25,13 +25,16 @@ from dataclasses import dataclass
 
 from ..spool._fs import make_private_dirs, open_private_file
 from ..spool.names import COMPRESSED_SUFFIXES, INTERNAL_DIR, spool_stem
-from ..spool.read import DAMAGE_ERRORS, open_regular, open_spool_file
+from ..spool.read import DAMAGE_ERRORS, bounded_lines, open_regular, open_spool_file
+from . import validate as _validate
 from .scan import suspect
-from .validate import RAW_LIMIT, validate_line
+from .validate import RAW_LIMIT, too_long_reason, validate_line
 from .writer import Prepared, QuarantineRow, Writer
 
 #: the stem prefix of a foreign (non-spool) file in a planned batch
 FOREIGN_PREFIX = "foreign:"
+#: the most bytes of one line a compressed file is decompressed by at a time
+_COPY = 1 << 20
 _FOREIGN_REASON = (
     "foreign file in log_dir: its name is not a LakeTrace spool file name, so its lines "
     "were not loaded (keep other files out of the spool directory)"
@@ -163,7 +166,10 @@ def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
         return None, [unreadable_row(name, exc)], 0
     with src, open_private_file(clean) as dst:
         try:
-            for n, raw in enumerate(src, 1):
+            for n, (raw, size) in enumerate(bounded_lines(src, _validate.MAX_LINE, RAW_LIMIT), 1):
+                if size > _validate.MAX_LINE:  # not held whole, not parsed
+                    bad.append(QuarantineRow(name, n, too_long_reason(size), _raw_text(raw)))
+                    continue
                 if not raw.strip():
                     continue
                 reason = validate_line(raw)
@@ -193,12 +199,19 @@ def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
     except DAMAGE_ERRORS as exc:
         return None, [unreadable_row(name, exc)]
     with open_private_file(dest) as dst:
+        kept = 0  # bytes written up to the last newline
         try:
             with src:
-                for raw in src:
-                    dst.write(raw)
-                    n += 1
+                # by lines, up to `_COPY` bytes at a time (a damaged file may hold gigabytes
+                # without a newline); lines read before the damage are shipped
+                while piece := src.readline(_COPY):
+                    dst.write(piece)
+                    if piece.endswith(b"\n"):
+                        n += 1
+                        kept = dst.tell()
+            kept = dst.tell()
         except DAMAGE_ERRORS as exc:
+            dst.truncate(kept)  # the line the damage cut is reported, not shipped torn
             if not n:
                 return None, [unreadable_row(name, exc)]
             return dest, [_damage_row(name, n + 1, exc)]
@@ -210,7 +223,7 @@ def quarantine_foreign(path: str, name: str) -> list[QuarantineRow]:
     rows: list[QuarantineRow] = []
     try:
         with open_regular(path) as fh:
-            for n, raw in enumerate(fh, 1):
+            for n, (raw, _) in enumerate(bounded_lines(fh, _validate.MAX_LINE, RAW_LIMIT), 1):
                 rows.append(QuarantineRow(name, n, _FOREIGN_REASON, _raw_text(raw)))
     except OSError as exc:
         rows.append(unreadable_row(name, exc))

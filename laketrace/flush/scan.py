@@ -3,9 +3,10 @@ than `laketrace.flush.validate` (the one rule).
 
 DuckDB accepts ``NaN`` and any nesting depth; Spark's JSON reader decodes invalid UTF-8
 to U+FFFD, decodes a lone ``\\ud800`` escape, skips a leading byte-order mark and nests up
-to 1,000 levels. Neither can see a missing final newline. A file in which the scan finds
-any of these is validated line by line with the one rule instead (`prepare.split_file`);
-every other file goes to the engine as it is. The scan runs at memory speed (a few passes
+to 1,000 levels. Neither can see a missing final newline, and a line too long to load
+(`validate.MAX_LINE`) must not be held whole. A file in which the scan finds any of these
+is validated line by line with the one rule instead (`prepare.split_file`); every other
+file goes to the engine as it is. The scan runs at memory speed (a few passes
 of C code per 8 MiB chunk), so clean files cost little.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import re
 
 from ..spool.read import open_regular
+from . import validate as _validate
 from .validate import MAX_DEPTH
 
 #: 4 MiB chunks measured faster than 8 MiB (they stay in cache between the passes)
@@ -54,7 +56,8 @@ def _flagged(data: bytes, checks: frozenset[str]) -> str | None:
 
 
 def suspect(path: str, checks: frozenset[str]) -> str | None:
-    """Which check ``path`` fails (or ``"tail"``: no newline at the end), else None.
+    """Which check ``path`` fails (or ``"tail"``: no newline at the end; ``"long"``: a line
+    over `validate.MAX_LINE`), else None.
 
     A file that cannot be read is a suspect too (the line-by-line pass reports why).
     """
@@ -62,10 +65,18 @@ def suspect(path: str, checks: frozenset[str]) -> str | None:
         with open_regular(path) as fh:
             last = b"\n"
             while True:
-                data = fh.read(CHUNK)
+                # (a chunk no longer than a line may be: every line that ends inside it
+                # is short enough, only the one running past its end needs a count)
+                data = fh.read(min(CHUNK, _validate.MAX_LINE))
                 if not data:
                     return None if last.endswith(b"\n") else "tail"
-                data += fh.readline()  # whole lines only
+                # whole lines only, and no more than a line may hold: a longer line
+                # (`validate.MAX_LINE`) is quarantined unread by `prepare.split_file`
+                start = data.rfind(b"\n") + 1
+                more = fh.readline(_validate.MAX_LINE + 1)
+                if len(data) - start + len(more) > _validate.MAX_LINE:
+                    return "long"
+                data += more
                 last = data
                 hit = _flagged(data, checks)
                 if hit:

@@ -28,6 +28,11 @@ from ..schema import COLUMNS, REQUIRED_COLUMNS, Type
 
 _SPOOL = {c.name: c.type for c in COLUMNS if c.in_spool}
 RAW_LIMIT = 64 * 1024
+#: the longest line (its newline included) a writer loads: a longer one is quarantined
+#: without being parsed or held whole (a damaged file of gigabytes without a newline must
+#: not take the flush's memory), and neither engine could load it (DuckDB reads lines up
+#: to ``maximum_object_size``, Spark strings up to Jackson's limits)
+MAX_LINE = 128 * 1024 * 1024
 #: deepest nesting a line may have (LakeTrace's own records nest 4 deep)
 MAX_DEPTH = 64
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -153,6 +158,14 @@ def missing_required_reason(name: str) -> str:
     return f"missing required field {name!r}"
 
 
+def too_long_reason(size: int) -> str:
+    """The quarantine reason for a line of ``size`` bytes, over `MAX_LINE`."""
+    return (
+        f"line too long: {size:,} bytes, over the {MAX_LINE:,} a line may have (the first "
+        f"{RAW_LIMIT // 1024} KiB are kept here); log large data as a file and its path"
+    )
+
+
 def bad_ts_reason(ts: object) -> str:
     """The quarantine reason for a ``ts`` that is not an ISO-8601 timestamp."""
     return f"ts: not an ISO-8601 timestamp (YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM]): {ts!r:.60}"
@@ -178,6 +191,8 @@ def _parse(raw: bytes) -> tuple[Any, str | None]:
 
 def validate_line(raw: bytes) -> str | None:
     """None if ``raw`` is an acceptable lake record line, else the reason it is not."""
+    if len(raw) > MAX_LINE:
+        return too_long_reason(len(raw))
     if not raw.endswith(b"\n"):
         return INCOMPLETE
     obj, err = _parse(raw)

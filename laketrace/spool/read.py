@@ -71,8 +71,8 @@ class _Stream:
     def read(self, n: int = -1) -> bytes:
         return self._inner.read(n)  # type: ignore[no-any-return]
 
-    def readline(self) -> bytes:
-        return self._inner.readline()  # type: ignore[no-any-return]
+    def readline(self, size: int = -1) -> bytes:
+        return self._inner.readline(size)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         try:
@@ -103,7 +103,7 @@ class _Empty:
     def read(self, n: int = -1) -> bytes:
         return b""
 
-    def readline(self) -> bytes:
+    def readline(self, size: int = -1) -> bytes:
         return b""
 
     def close(self) -> None:
@@ -180,6 +180,36 @@ def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
     """``(line_number, raw_line)`` pairs of one spool file (1-based)."""
     with open_spool_file(path) as fh:
         yield from enumerate(fh, 1)
+
+
+#: how much of an over-long line is read at a time while it is skipped
+_SKIP = 4 << 20
+
+
+def bounded_lines(fh: IO[bytes], limit: int, keep: int) -> Iterator[tuple[bytes, int]]:
+    """``(line, size)`` for each line of ``fh``, never holding more than ``limit`` bytes.
+
+    A line of up to ``limit`` bytes (its newline included) comes whole. A longer one is
+    read past in pieces: ``line`` is then its first ``keep`` bytes and ``size`` (over
+    ``limit``) its length, so a damaged file with gigabytes and no newline cannot take
+    the reader's memory.
+    """
+    readline = fh.readline
+    while True:
+        raw = readline(limit + 1)
+        if not raw:
+            return
+        size = len(raw)
+        if size <= limit:
+            yield raw, size
+            continue
+        done, head = raw.endswith(b"\n"), raw[:keep]
+        del raw
+        while not done:
+            part = readline(_SKIP)
+            size += len(part)
+            done = not part or part.endswith(b"\n")
+        yield head, size
 
 
 def read_records(path: str) -> Iterator[dict[str, Any]]:

@@ -275,6 +275,27 @@ SPARK_LIMIT_CASES = [
 ]
 
 
+#: what `laketrace.flush.validate.MAX_LINE` is set to for `LONG_LINE_CASES` (at the real
+#: limit, 128 MiB, each case would be a file of that size)
+SMALL_MAX_LINE = 4096
+
+
+def sized_line(rid: str, size: int) -> str:
+    """A valid record line of exactly ``size`` bytes with its newline (a padded traceback)."""
+    pad = size - 1 - len(line(rid, '"traceback":""').encode())
+    return line(rid, '"traceback":"' + "t" * pad + '"')
+
+
+#: lines around `SMALL_MAX_LINE` (run with `validate.MAX_LINE` set to it): a line of up to
+#: that many bytes, its newline included, is judged as any line; a longer one is quarantined
+#: without being parsed, whatever it holds
+LONG_LINE_CASES = [
+    _c("line_at_max", sized_line("case-line_at_max", SMALL_MAX_LINE), True),
+    _c("line_over_max", sized_line("case-line_over_max", SMALL_MAX_LINE + 1), False, "too long"),
+    _c("garbage_over_max", b"x" * (3 * SMALL_MAX_LINE), False, "line too long"),
+]
+
+
 def case_file(log_dir: str, i: int) -> str:
     """The spool file name of line case number ``i``."""
     return os.path.join(log_dir, f"case__{STAMP}__run__1__{i:06d}.sealed.jsonl")

@@ -20,6 +20,8 @@ from ..flush import cases as line_cases
 from ..flush.cases import (
     EXTRA_KEY_CASES,
     FILE_CASES,
+    LONG_LINE_CASES,
+    SMALL_MAX_LINE,
     SPARK_LIMIT_CASES,
     STAMP,
     check_file_case,
@@ -62,6 +64,19 @@ def test_spark_writer_loads_lines_past_jacksons_limits(
     flush_to_delta(spark, log_dir=log_dir, path=target)
     rows = _rows(spark, target)
     assert check_line_cases(cases, rows, _rows(spark, target + "_quarantine")) == []
+
+
+def test_spark_writer_quarantines_long_lines(spark, log_dir, tmp_path, monkeypatch):
+    """A line over `validate.MAX_LINE` never reaches Spark: the byte scan splits its file
+    and the line is quarantined unread, as by the delta-rs writer; its neighbours load."""
+    monkeypatch.setattr("laketrace.flush.validate.MAX_LINE", SMALL_MAX_LINE)
+    monkeypatch.setattr(line_cases, "LINE_CASES", [])
+    cases = write_line_cases(log_dir, LONG_LINE_CASES)
+    target = str(tmp_path / "t")
+    res = flush_to_delta(spark, log_dir=log_dir, path=target)
+    q = _rows(spark, target + "_quarantine")
+    assert check_line_cases(cases, _rows(spark, target), q) == []
+    assert res.quarantined == len(q) == 2
 
 
 def _log(make_logger, n, tag):
