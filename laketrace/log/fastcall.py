@@ -38,6 +38,7 @@ _get_ident = threading.get_ident
 _fields_get = fields_var.get
 #: ints below this magnitude always have a decimal text (see sys.set_int_max_str_digits)
 _BIG = 10**18
+_NEG_BIG = -_BIG  # (not negated per call: that makes a new int each time)
 #: cached call sites (and thread names per site) per logger before the cache starts over
 _MAX_SITES = 4096
 _MAX_THREADS = 64
@@ -133,7 +134,7 @@ def spool_method(core: Any, level: Level, general: Callable[..., None]) -> Calla
                         if t is str:
                             context[k] = v
                             continue
-                        if t is int and -_BIG < v < _BIG:
+                        if t is int and _NEG_BIG < v < _BIG:
                             context[k] = str(v)
                             continue
                     context = merge_context(self._bctx, fields)
