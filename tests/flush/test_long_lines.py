@@ -160,7 +160,7 @@ def test_readers_hold_no_more_than_a_line_of_a_huge_line(tmp_path, monkeypatch):
 
     (clean, rows, good), peak = _peak(split_file, plain, str(tmp_path / "split"), "f")
     assert peak < 16 << 20, peak
-    assert good == 2 and open(clean, "rb").read() == first + last
+    assert good == 2 and open(clean, "rb").read() == first + b"\n" + last  # line 2 blank
     assert [(r.line_no, r.reason.split(":")[0]) for r in rows] == [(2, "line too long")]
     assert rows[0].raw_line == "x" * validate.RAW_LIMIT
 
@@ -186,3 +186,18 @@ def test_damaged_compressed_file_drops_the_torn_long_line(tmp_path, monkeypatch)
     dest, bad = decompress(str(gz), str(tmp_path / "plain"), "g")
     assert open(dest, "rb").read() == first
     assert len(bad) == 1 and bad[0].line_no == 2 and "damaged file" in bad[0].reason
+
+
+def test_clean_copy_keeps_every_line_number(tmp_path, small_limit):
+    """A split file's clean copy keeps each record on its own line number (a line not kept
+    is left blank), so a row a writer adds for a line its engine rejects names the line of
+    the source file and never takes the key of a line quarantined before it."""
+    a, b, c = (line(f"n-{i}").encode() + b"\n" for i in range(3))
+    path = tmp_path / _spool_name(4)
+    long = b"x" * (2 * small_limit) + b"\n"
+    path.write_bytes(a + b"\n" + long + b"{bad\n" + b"\0" * 8 + b + c + b"torn")
+    clean, rows, good = split_file(str(path), str(tmp_path / "split"), "f")
+    lines = open(clean, "rb").read().split(b"\n")
+    assert good == 3
+    assert {n: t for n, t in enumerate(lines, 1) if t} == {1: a[:-1], 5: b[:-1], 6: c[:-1]}
+    assert [r.line_no for r in rows] == [3, 4, 5, 7]
