@@ -33,8 +33,10 @@ from .writer import Prepared, QuarantineRow, Writer
 
 #: the stem prefix of a foreign (non-spool) file in a planned batch
 FOREIGN_PREFIX = "foreign:"
-#: the most bytes of one line a compressed file is decompressed by at a time
-_COPY = 1 << 20
+#: the most bytes a compressed file is decompressed by at a time: a zip member is read
+#: (and its CRC checked) 4 KiB per call whatever is asked, so a bad CRC at its end costs
+#: no more of the lines before it than reading by lines did
+_COPY = 4 << 10
 _FOREIGN_REASON = (
     "foreign file in log_dir: its name is not a LakeTrace spool file name, so its lines "
     "were not loaded (keep other files out of the spool directory)"
@@ -207,17 +209,19 @@ def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
     except DAMAGE_ERRORS as exc:
         return None, [unreadable_row(name, exc)]
     with open_private_file(dest) as dst:
-        kept = 0  # bytes written up to the last newline
+        kept = written = 0  # bytes written up to the last newline, and in all
         try:
             with src:
-                # by lines, up to `_COPY` bytes at a time (a damaged file may hold gigabytes
-                # without a newline); lines read before the damage are shipped
-                while piece := src.readline(_COPY):
-                    dst.write(piece)
-                    if piece.endswith(b"\n"):
-                        n += 1
-                        kept = dst.tell()
-            kept = dst.tell()
+                # in blocks (a damaged file may hold gigabytes without a newline, and a read
+                # per line cost a gzip file's flush ~27% more CPU); the lines read before
+                # the damage are shipped (every stream `open_spool_file` opens has read1)
+                while block := src.read1(_COPY):  # type: ignore[attr-defined]
+                    dst.write(block)
+                    n += block.count(b"\n")
+                    at = block.rfind(b"\n")
+                    if at >= 0:
+                        kept = written + at + 1
+                    written += len(block)
         except DAMAGE_ERRORS as exc:
             dst.truncate(kept)  # the line the damage cut is reported, not shipped torn
             if not n:

@@ -201,3 +201,36 @@ def test_clean_copy_keeps_every_line_number(tmp_path, small_limit):
     assert good == 3
     assert {n: t for n, t in enumerate(lines, 1) if t} == {1: a[:-1], 5: b[:-1], 6: c[:-1]}
     assert [r.line_no for r in rows] == [3, 4, 5, 7]
+
+
+def test_decompression_reads_in_blocks(tmp_path, monkeypatch):
+    """A compressed file is copied a block at a time, not a read per line (per-line reads
+    cost a gzip spool flush ~27% more CPU)."""
+    from laketrace.flush import prepare
+
+    calls = []
+    real = prepare.open_spool_file
+
+    class Counted:
+        def __init__(self, fh):
+            self._fh = fh
+
+        def __getattr__(self, name):
+            attr = getattr(self._fh, name)
+            if name.startswith(("read", "__next__")):
+                return lambda *a: calls.append(name) or attr(*a)
+            return attr
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._fh.close()
+
+    monkeypatch.setattr(prepare, "open_spool_file", lambda p: Counted(real(p)))
+    body = b"".join(line(f"b-{i}").encode() + b"\n" for i in range(5000))
+    gz = tmp_path / _spool_name(5, ".gz")
+    gz.write_bytes(gzip.compress(body))
+    dest, bad = decompress(str(gz), str(tmp_path / "plain"), "b")
+    assert bad == [] and open(dest, "rb").read() == body
+    assert len(calls) < 500, len(calls)
