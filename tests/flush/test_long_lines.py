@@ -234,3 +234,47 @@ def test_decompression_reads_in_blocks(tmp_path, monkeypatch):
     dest, bad = decompress(str(gz), str(tmp_path / "plain"), "b")
     assert bad == [] and open(dest, "rb").read() == body
     assert len(calls) < 500, len(calls)
+
+
+class _Crash(BaseException):
+    pass
+
+
+@pytest.mark.parametrize(
+    "point", ["after_plan", "before_commit", "during_quarantine", "between_commits", "after_commit"]
+)
+def test_long_lines_ship_once_after_a_crash(log_dir, tmp_path, small_limit, point):
+    """A flush killed at any point and run again ships the lines around long ones (plain
+    and gzip, a long last line without a newline) once, and quarantines each long line
+    once, under its own line number."""
+    from laketrace.flush import faults
+
+    os.makedirs(log_dir)
+    good = [line(f"k-{i}") + "\n" for i in range(4)]
+    long = "x" * (2 * small_limit)
+    with open(os.path.join(log_dir, _spool_name(1)), "w") as fh:
+        fh.write(good[0] + "\n" + long + "\n" + good[1])
+    with gzip.open(os.path.join(log_dir, _spool_name(2, ".gz")), "wt") as fh:
+        fh.write(good[2] + good[3] + long)
+    target = str(tmp_path / "t")
+
+    def crash(p):
+        if p == point:
+            raise _Crash
+
+    faults.fault_hook = crash
+    try:
+        with pytest.raises(_Crash):
+            flush_to_delta(log_dir=log_dir, path=target)
+    finally:
+        faults.fault_hook = None
+    flush_to_delta(log_dir=log_dir, path=target)
+    again = flush_to_delta(log_dir=log_dir, path=target)
+    ids = sorted(r["record_id"] for r in read_delta(target).to_pylist())
+    q = read_delta(target + "_quarantine").to_pylist()
+    assert ids == [f"k-{i}" for i in range(4)]
+    assert sorted((r["source_file"], r["line_no"], r["reason"][:13]) for r in q) == [
+        (_spool_name(1), 3, "line too long"),
+        (_spool_name(2, ".gz"), 3, "line too long"),
+    ]
+    assert (again.records, again.quarantined) == (0, 0)
