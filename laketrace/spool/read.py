@@ -74,6 +74,9 @@ class _Stream:
     def readline(self, size: int = -1) -> bytes:
         return self._inner.readline(size)  # type: ignore[no-any-return]
 
+    def read1(self, n: int = -1) -> bytes:
+        return self._inner.read1(n)  # type: ignore[no-any-return]
+
     def close(self) -> None:
         try:
             self._inner.close()
@@ -104,6 +107,9 @@ class _Empty:
         return b""
 
     def readline(self, size: int = -1) -> bytes:
+        return b""
+
+    def read1(self, n: int = -1) -> bytes:
         return b""
 
     def close(self) -> None:

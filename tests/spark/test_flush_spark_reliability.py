@@ -79,6 +79,26 @@ def test_spark_writer_quarantines_long_lines(spark, log_dir, tmp_path, monkeypat
     assert res.quarantined == len(q) == 2
 
 
+def test_spark_writer_long_lines_keep_later_line_numbers(spark, log_dir, tmp_path, monkeypatch):
+    """A line Spark rejects after an over-long line (its file split to a clean copy) is
+    quarantined under its own line number, next to the long line's row, not in its place."""
+    monkeypatch.setattr("laketrace.flush.validate.MAX_LINE", SMALL_MAX_LINE)
+    os.makedirs(log_dir)
+    number = line("ll-number", '"traceback":1' + "0" * 1000)  # past Jackson's limit
+    body = [line("ll-0"), "x" * (2 * SMALL_MAX_LINE), number, line("ll-1")]
+    name = f"ll__{STAMP}__run__6__000001.sealed.jsonl"
+    with open(os.path.join(log_dir, name), "w") as fh:
+        fh.write("\n".join(body) + "\n")
+    target = str(tmp_path / "t")
+    flush_to_delta(spark, log_dir=log_dir, path=target)
+    q = _rows(spark, target + "_quarantine")
+    assert sorted(_ids(spark, target)) == ["ll-0", "ll-1"]
+    assert sorted((r["line_no"], r["reason"].split(":")[0]) for r in q) == [
+        (2, "line too long"),
+        (3, "Spark could not load the line"),
+    ]
+
+
 def _log(make_logger, n, tag):
     log = make_logger(rotation="4 KB")
     for i in range(n):
