@@ -4,6 +4,7 @@ rule, damaged and unreadable files ship what can be read, missing files are reco
 from __future__ import annotations
 
 import os
+import zipfile
 
 import pytest
 
@@ -218,3 +219,42 @@ def test_reading_records_back_never_raises_for_damaged_files(log_dir, case):
     records = list(spool_read.read_records(os.path.join(log_dir, fname)))
     assert all(r["record_id"].startswith(case.prefix + "-") for r in records)
     assert bool(records) == case.partial
+
+
+def test_zip_with_several_members_ships_every_member(log_dir, tmp_path):
+    """An archive made by hand with several members (an empty one first, one without a
+    final newline, a directory) loses none of them: they are read one after another,
+    their lines kept apart, and line numbers run on across members."""
+    os.makedirs(log_dir)
+    path = os.path.join(log_dir, f"zm__{STAMP}__run__6__000001.sealed.jsonl.zip")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("empty.jsonl", b"")
+        zf.writestr("sub/", b"")
+        zf.writestr("a.jsonl", (line("zm-a0") + "\n" + line("zm-a1")).encode())
+        zf.writestr(
+            "b.jsonl", (line("zm-b0") + "\n" + "not json\n" + line("zm-b1") + "\n").encode()
+        )
+    target = str(tmp_path / "t")
+    flush_to_delta(log_dir=log_dir, path=target)
+    rows, q = _tables(target)
+    assert sorted(r["record_id"] for r in rows) == ["zm-a0", "zm-a1", "zm-b0", "zm-b1"]
+    assert [(r["line_no"], "not valid JSON" in r["reason"]) for r in q] == [(4, True)]
+    records = list(spool_read.read_records(path))
+    assert [r["record_id"] for r in records] == ["zm-a0", "zm-a1", "zm-b0", "zm-b1"]
+
+
+def test_zip_with_a_bad_crc_in_a_later_member_ships_the_members_before(log_dir, tmp_path):
+    os.makedirs(log_dir)
+    path = os.path.join(log_dir, f"zc__{STAMP}__run__6__000002.sealed.jsonl.zip")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.jsonl", (line("zc-a0") + "\n").encode())
+        zf.writestr("b.jsonl", (line("zc-b0") + "\n").encode())
+    data = bytearray(open(path, "rb").read())
+    at = data.index(b'zc-b0","msg":"') + len(b'zc-b0","msg":"')
+    data[at : at + 1] = b"M"  # a stored byte of the second member changed: its CRC fails
+    open(path, "wb").write(bytes(data))
+    target = str(tmp_path / "t")
+    flush_to_delta(log_dir=log_dir, path=target)
+    rows, q = _tables(target)
+    assert [r["record_id"] for r in rows] == ["zc-a0"]
+    assert len(q) == 1 and q[0]["line_no"] == 2 and "damaged file" in q[0]["reason"]
