@@ -29,7 +29,7 @@ from typing import Any
 
 from ..sinks.lifecycle import maintenance
 from ..spool.names import list_spool, safe_name
-from ..spool.read import iter_lines
+from ..spool.read import DAMAGE_ERRORS, iter_lines
 
 #: where Fabric mounts the notebook's default lakehouse
 LAKEHOUSE_MOUNT = "/lakehouse/default"
@@ -54,7 +54,7 @@ def collect_lines(log_dir: str, logger_name: str, run_id: str) -> list[bytes]:
             except FileNotFoundError:
                 moved = True  # compressed or sealed meanwhile: list again
                 break
-            except (OSError, EOFError, ValueError):
+            except DAMAGE_ERRORS:
                 continue  # damaged: the rest still goes
         if not moved:
             break

@@ -123,7 +123,11 @@ class _Members(io.RawIOBase):
             if self._member is None:
                 if not self._todo:
                     return 0
-                self._member = self._zf.open(self._todo.pop(0))
+                member = self._todo.pop(0)
+                try:
+                    self._member = self._zf.open(member)
+                except RuntimeError as exc:  # encrypted, or a method zipfile lacks
+                    raise zipfile.BadZipFile(f"cannot read member {member.filename!r}: {exc}")
                 if self._last != b"\n":
                     self._last = buf[0:1] = b"\n"
                     return 1

@@ -427,6 +427,30 @@ def _zip_bad_crc(log_dir: str) -> str:
     return name
 
 
+def _zip_unreadable_member(log_dir: str, seq: int, at: int, flag: int) -> str:
+    """A zip whose member is marked (local and central header field at ``at``, the central
+    one 2 bytes further on) with ``flag``: a method zipfile lacks, or encryption."""
+    name = _name(".zip", seq)
+    path = os.path.join(log_dir, name)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(name[: -len(".zip")], _lines(5, "zx"))
+    data = bytearray(open(path, "rb").read())
+    central = data.index(b"PK\x01\x02") + at + 2
+    for off in (at, central):
+        data[off : off + 2] = flag.to_bytes(2, "little")
+    with open(path, "wb") as fh:
+        fh.write(bytes(data))
+    return name
+
+
+def _zip_unknown_method(log_dir: str) -> str:
+    return _zip_unreadable_member(log_dir, 10, 8, 99)  # 99: AES, which zipfile lacks
+
+
+def _zip_encrypted(log_dir: str) -> str:
+    return _zip_unreadable_member(log_dir, 11, 6, 1)  # flag bit 0: encrypted
+
+
 def _truncated_xz(log_dir: str) -> str:
     name = _name(".xz", 7)
     data = lzma.compress(_lines(3000, "txz"))
@@ -455,6 +479,10 @@ FILE_CASES = [
     FileCase("not_zip", _bad_zip, "could not read the file"),
     FileCase("zip_bad_crc", _zip_bad_crc, "damaged file", partial=True, prefix="zcrc"),
     FileCase("truncated_xz", _truncated_xz, "damaged file", partial=True, prefix="txz"),
+    # zipfile raises NotImplementedError / RuntimeError for these, which once stopped the
+    # flush (every retry, so the whole pipeline)
+    FileCase("zip_unknown_method", _zip_unknown_method, "compression method is not supported"),
+    FileCase("zip_encrypted", _zip_encrypted, "password required"),
     FileCase("directory", _directory, "", ignored=True),
     FileCase("fifo", _fifo, "", ignored=True),
 ]

@@ -13,6 +13,7 @@ import types
 import pytest
 
 from laketrace.log import upload
+from laketrace.sinks.lifecycle import maintenance
 from laketrace.spool.names import list_spool
 from laketrace.testing import capture_records
 
@@ -245,3 +246,23 @@ def test_active_mapped_segment_uploads_whole_lines_without_nuls(make_logger, tmp
     ((path, _),) = list_spool(log.log_dir)
     with open(path, "rb") as fh:
         assert b"\x00" not in fh.read()
+
+
+def test_a_damaged_zip_of_the_run_does_not_stop_the_upload(make_logger, tmp_path):
+    """A spool file of the run that is an unreadable zip (an encrypted member: zipfile
+    raises RuntimeError) is left out; the run's other records are uploaded."""
+    log = make_logger(rotation="300 B", compression="zip")
+    for i in range(12):
+        log.info("record {}", i, i=i)
+    log.flush()
+    maintenance.drain(timeout=30)  # sealed files are compressed on a maintenance thread
+    zips = [p for p, n in list_spool(log.log_dir) if p.endswith(".zip")]
+    assert zips, "the test needs a compressed file"
+    data = bytearray(open(zips[0], "rb").read())
+    central = data.index(b"PK\x01\x02")
+    data[6:8] = data[central + 8 : central + 10] = (1).to_bytes(2, "little")  # encrypted
+    open(zips[0], "wb").write(bytes(data))
+    target = tmp_path / "out" / "job.log"
+    assert log.upload_log_to_lakehouse(str(target)) is True
+    got = [r["msg"] for r in _lines(target.read_text())]
+    assert got and len(got) < 12 and got == sorted(set(got), key=lambda m: int(m.split()[1]))
