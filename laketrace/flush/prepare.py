@@ -184,18 +184,24 @@ def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
     except OSError as exc:
         return None, [unreadable_row(name, exc)], 0
     with src, open_private_file(clean) as dst:
-        try:
-            for n, (raw, size) in enumerate(bounded_lines(src, _validate.MAX_LINE, RAW_LIMIT), 1):
-                kept, row = _judge(name, n, raw, size)
-                # a line not kept stays, blank (every reader skips blank lines): the clean
-                # copy's line numbers are the file's, so a row a writer adds for a line its
-                # engine rejects (Spark, `duck_read.writer_reject_rows`) names that line
-                dst.write(kept or b"\n")
-                good += kept is not None
-                if row is not None:
-                    bad.append(row)
-        except DAMAGE_ERRORS as exc:
-            bad.append(_damage_row(name, n + 1, exc) if n or good else unreadable_row(name, exc))
+        lines = bounded_lines(src, _validate.MAX_LINE, RAW_LIMIT)
+        while True:
+            try:  # only reading is damage: a write that fails (a full disk) stops the flush
+                raw, size = next(lines)
+            except StopIteration:
+                break
+            except DAMAGE_ERRORS as exc:
+                bad.append(_damage_row(name, n + 1, exc) if n else unreadable_row(name, exc))
+                break
+            n += 1
+            kept, row = _judge(name, n, raw, size)
+            # a line not kept stays, blank (every reader skips blank lines): the clean
+            # copy's line numbers are the file's, so a row a writer adds for a line its
+            # engine rejects (Spark, `duck_read.writer_reject_rows`) names that line
+            dst.write(kept or b"\n")
+            good += kept is not None
+            if row is not None:
+                bad.append(row)
     return (clean if good else None), bad, good
 
 
@@ -208,25 +214,27 @@ def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
         src = open_spool_file(path)
     except DAMAGE_ERRORS as exc:
         return None, [unreadable_row(name, exc)]
-    with open_private_file(dest) as dst:
+    with src, open_private_file(dest) as dst:
         kept = written = 0  # bytes written up to the last newline, and in all
-        try:
-            with src:
-                # in blocks (a damaged file may hold gigabytes without a newline, and a read
-                # per line cost a gzip file's flush ~27% more CPU); the lines read before
-                # the damage are shipped (every stream `open_spool_file` opens has read1)
-                while block := src.read1(_COPY):  # type: ignore[attr-defined]
-                    dst.write(block)
-                    n += block.count(b"\n")
-                    at = block.rfind(b"\n")
-                    if at >= 0:
-                        kept = written + at + 1
-                    written += len(block)
-        except DAMAGE_ERRORS as exc:
-            dst.truncate(kept)  # the line the damage cut is reported, not shipped torn
-            if not n:
-                return None, [unreadable_row(name, exc)]
-            return dest, [_damage_row(name, n + 1, exc)]
+        # in blocks (a damaged file may hold gigabytes without a newline, and a read per
+        # line cost a gzip file's flush ~27% more CPU); the lines read before the damage
+        # are shipped (every stream `open_spool_file` opens has read1)
+        while True:
+            try:  # only reading is damage: a write that fails (a full disk) stops the flush
+                block = src.read1(_COPY)  # type: ignore[attr-defined]
+            except DAMAGE_ERRORS as exc:
+                dst.truncate(kept)  # the line the damage cut is reported, not shipped torn
+                if not n:
+                    return None, [unreadable_row(name, exc)]
+                return dest, [_damage_row(name, n + 1, exc)]
+            if not block:
+                break
+            dst.write(block)
+            n += block.count(b"\n")
+            at = block.rfind(b"\n")
+            if at >= 0:
+                kept = written + at + 1
+            written += len(block)
     return dest, []
 
 

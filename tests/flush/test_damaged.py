@@ -258,3 +258,54 @@ def test_zip_with_a_bad_crc_in_a_later_member_ships_the_members_before(log_dir, 
     rows, q = _tables(target)
     assert [r["record_id"] for r in rows] == ["zc-a0"]
     assert len(q) == 1 and q[0]["line_no"] == 2 and "damaged file" in q[0]["reason"]
+
+
+class _FullDisk:
+    """A staging file whose disk fills after ``room`` bytes (ENOSPC on write)."""
+
+    def __init__(self, fh, room):
+        self._fh, self._room = fh, room
+
+    def write(self, data):
+        if len(data) > self._room:
+            raise OSError(28, "No space left on device")
+        self._room -= len(data)
+        return self._fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+
+@pytest.mark.parametrize("kind", ["split", "gz"])
+def test_a_full_disk_while_staging_stops_the_flush_and_loses_nothing(
+    log_dir, tmp_path, monkeypatch, kind
+):
+    """A staging copy that cannot be written (the local disk is full) is not damage of the
+    spool file: the flush raises, quarantines nothing, and the next flush ships every line
+    once (it once shipped the lines before and quarantined the rest as a damaged file)."""
+    from laketrace.flush import prepare
+
+    path = _spool_file(log_dir, 1, 50, kind)
+    if kind == "split":  # a NUL makes the byte scan send the file line by line
+        with open(path, "ab") as fh:
+            fh.write(b"\0" + line(f"{kind}-50").encode() + b"\n")
+    else:
+        compress_file(path, "gz")
+    real = prepare.open_private_file
+    monkeypatch.setattr(prepare, "open_private_file", lambda p: _FullDisk(real(p), 2000))
+    target = str(tmp_path / "t")
+    with pytest.raises(OSError, match="No space left"):
+        flush_to_delta(log_dir=log_dir, path=target)
+    assert not os.path.isdir(target + "_quarantine")
+    monkeypatch.setattr(prepare, "open_private_file", real)
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    rows, q = _tables(target)
+    ids = sorted(r["record_id"] for r in rows)
+    assert ids == sorted(f"{kind}-{i}" for i in range(50 + (kind == "split")))
+    assert res.records == len(ids) and len(q) == (kind == "split")
