@@ -94,7 +94,10 @@ class _Stream:
 
 def _zip_member(raw: IO[bytes]) -> _Stream:
     """The members of a zip archive, streamed one after another (see `_Members`)."""
-    zf = zipfile.ZipFile(raw)
+    try:
+        zf = zipfile.ZipFile(raw)
+    except RuntimeError as exc:  # a zip version zipfile lacks (NotImplementedError)
+        raise zipfile.BadZipFile(f"cannot read the archive: {exc}") from exc
     return _Stream(io.BufferedReader(_Members(zf), _ZIP_STEP), raw, zf)
 
 

@@ -451,6 +451,10 @@ def _zip_encrypted(log_dir: str) -> str:
     return _zip_unreadable_member(log_dir, 11, 6, 1)  # flag bit 0: encrypted
 
 
+def _zip_new_version(log_dir: str) -> str:
+    return _zip_unreadable_member(log_dir, 12, 4, 99)  # needs zip version 9.9 to extract
+
+
 def _truncated_xz(log_dir: str) -> str:
     name = _name(".xz", 7)
     data = lzma.compress(_lines(3000, "txz"))
@@ -483,6 +487,8 @@ FILE_CASES = [
     # flush (every retry, so the whole pipeline)
     FileCase("zip_unknown_method", _zip_unknown_method, "compression method is not supported"),
     FileCase("zip_encrypted", _zip_encrypted, "password required"),
+    # NotImplementedError already when the archive is opened (its central directory)
+    FileCase("zip_new_version", _zip_new_version, "zip file version 9.9"),
     FileCase("directory", _directory, "", ignored=True),
     FileCase("fifo", _fifo, "", ignored=True),
 ]
