@@ -21,7 +21,10 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from ..spool._fs import make_private_dirs, open_private_file
 from ..spool.names import COMPRESSED_SUFFIXES, INTERNAL_DIR, spool_stem
@@ -167,6 +170,20 @@ def _judge(name: str, n: int, raw: bytes, size: int) -> tuple[bytes | None, Quar
     return tail, QuarantineRow(name, n, reason, _raw_text(raw))
 
 
+@contextmanager
+def _staging_copy(path: str) -> Iterator[BinaryIO]:
+    """``path`` opened for a staging copy, removed again if writing it fails: a full disk
+    is not kept full by a part copy until the next flush (which writes it anew)."""
+    dst = open_private_file(path)
+    try:
+        with dst:
+            yield dst
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(path)
+        raise
+
+
 def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[QuarantineRow], int]:
     """Validate every line of ``path``; write the good ones to ``out_dir``.
 
@@ -183,7 +200,7 @@ def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
         src = open_spool_file(path)
     except OSError as exc:
         return None, [unreadable_row(name, exc)], 0
-    with src, open_private_file(clean) as dst:
+    with src, _staging_copy(clean) as dst:
         lines = bounded_lines(src, _validate.MAX_LINE, RAW_LIMIT)
         while True:
             try:  # only reading is damage: a write that fails (a full disk) stops the flush
@@ -214,7 +231,7 @@ def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
         src = open_spool_file(path)
     except DAMAGE_ERRORS as exc:
         return None, [unreadable_row(name, exc)]
-    with src, open_private_file(dest) as dst:
+    with src, _staging_copy(dest) as dst:
         kept = written = 0  # bytes written up to the last newline, and in all
         # in blocks (a damaged file may hold gigabytes without a newline, and a read per
         # line cost a gzip file's flush ~27% more CPU); the lines read before the damage

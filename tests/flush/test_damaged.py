@@ -287,8 +287,9 @@ def test_a_full_disk_while_staging_stops_the_flush_and_loses_nothing(
     log_dir, tmp_path, monkeypatch, kind
 ):
     """A staging copy that cannot be written (the local disk is full) is not damage of the
-    spool file: the flush raises, quarantines nothing, and the next flush ships every line
-    once (it once shipped the lines before and quarantined the rest as a damaged file)."""
+    spool file: the flush raises, quarantines nothing, leaves no part copy filling the disk,
+    and the next flush ships every line once (it once shipped the lines before and
+    quarantined the rest as a damaged file)."""
     from laketrace.flush import prepare
 
     path = _spool_file(log_dir, 1, 50, kind)
@@ -303,6 +304,9 @@ def test_a_full_disk_while_staging_stops_the_flush_and_loses_nothing(
     with pytest.raises(OSError, match="No space left"):
         flush_to_delta(log_dir=log_dir, path=target)
     assert not os.path.isdir(target + "_quarantine")
+    staging = os.path.join(log_dir, "_laketrace", "staging")
+    copies = [f for d, _, fs in os.walk(staging) for f in fs if "held" not in d]
+    assert copies == []  # the part copy is removed: the disk is not kept full until then
     monkeypatch.setattr(prepare, "open_private_file", real)
     res = flush_to_delta(log_dir=log_dir, path=target)
     rows, q = _tables(target)
