@@ -198,13 +198,15 @@ class DuckReader:
     def _halve(self, lines: list[tuple[int, bytes]], bad: list[int], parts: list) -> None:
         if not lines:
             return
-        with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as tmp:
-            tmp.write(b"".join(raw for _, raw in lines))
+        tmp = tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False)
         try:
-            table = self.select([tmp.name])
-            ok = not self.pa.compute.any(table.column("_bad")).as_py()
-        except self.errors:
-            ok, table = False, None
+            with tmp:  # a write that fails (a full disk) stops the flush, never a reject
+                tmp.write(b"".join(raw for _, raw in lines))
+            try:
+                table = self.select([tmp.name])
+                ok = not self.pa.compute.any(table.column("_bad")).as_py()
+            except self.errors:
+                ok, table = False, None
         finally:
             os.unlink(tmp.name)
         if ok and table is not None:

@@ -313,3 +313,26 @@ def test_a_full_disk_while_staging_stops_the_flush_and_loses_nothing(
     ids = sorted(r["record_id"] for r in rows)
     assert ids == sorted(f"{kind}-{i}" for i in range(50 + (kind == "split")))
     assert res.records == len(ids) and len(q) == (kind == "split")
+
+
+def test_a_full_disk_while_halving_leaves_no_temp_file(tmp_path, monkeypatch):
+    """A temp file DuckDB's rejected lines are halved through that cannot be written (a
+    full disk) stops the flush and is removed; it is never taken for a rejected line."""
+    duckdb = pytest.importorskip("duckdb")
+    import pyarrow as pa
+
+    from laketrace.flush import duck_read
+
+    src = tmp_path / "f.jsonl"
+    src.write_text(line("h-0") + "\n" + line("h-1") + "\n")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    real = duck_read.tempfile.NamedTemporaryFile
+
+    def full(*args, **kw):
+        return _FullDisk(real(*args, dir=scratch, **kw), 0)
+
+    monkeypatch.setattr(duck_read.tempfile, "NamedTemporaryFile", full)
+    with pytest.raises(OSError, match="No space left"):
+        duck_read.DuckReader(duckdb, pa).rejects(str(src))
+    assert os.listdir(scratch) == []
