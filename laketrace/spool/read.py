@@ -114,7 +114,8 @@ class _Members(io.RawIOBase):
 
     def __init__(self, zf: zipfile.ZipFile) -> None:
         self._zf = zf
-        self._todo = [m for m in zf.infolist() if not m.is_dir()]
+        # a directory entry holds nothing; data under a directory's name is read too
+        self._todo = [m for m in zf.infolist() if not (m.is_dir() and not m.file_size)]
         self._member: Any = None
         self._last = b"\n"
 

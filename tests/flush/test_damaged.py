@@ -223,8 +223,9 @@ def test_reading_records_back_never_raises_for_damaged_files(log_dir, case):
 
 def test_zip_with_several_members_ships_every_member(log_dir, tmp_path):
     """An archive made by hand with several members (an empty one first, one without a
-    final newline, a directory) loses none of them: they are read one after another,
-    their lines kept apart, and line numbers run on across members."""
+    final newline, a directory, data under a directory's name) loses none of them: they
+    are read one after another, their lines kept apart, and line numbers run on across
+    members."""
     os.makedirs(log_dir)
     path = os.path.join(log_dir, f"zm__{STAMP}__run__6__000001.sealed.jsonl.zip")
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -234,13 +235,14 @@ def test_zip_with_several_members_ships_every_member(log_dir, tmp_path):
         zf.writestr(
             "b.jsonl", (line("zm-b0") + "\n" + "not json\n" + line("zm-b1") + "\n").encode()
         )
+        zf.writestr("odd/", (line("zm-d0") + "\n").encode())  # a directory name, with data
     target = str(tmp_path / "t")
     flush_to_delta(log_dir=log_dir, path=target)
     rows, q = _tables(target)
-    assert sorted(r["record_id"] for r in rows) == ["zm-a0", "zm-a1", "zm-b0", "zm-b1"]
+    assert sorted(r["record_id"] for r in rows) == ["zm-a0", "zm-a1", "zm-b0", "zm-b1", "zm-d0"]
     assert [(r["line_no"], "not valid JSON" in r["reason"]) for r in q] == [(4, True)]
     records = list(spool_read.read_records(path))
-    assert [r["record_id"] for r in records] == ["zm-a0", "zm-a1", "zm-b0", "zm-b1"]
+    assert [r["record_id"] for r in records] == ["zm-a0", "zm-a1", "zm-b0", "zm-b1", "zm-d0"]
 
 
 def test_zip_with_a_bad_crc_in_a_later_member_ships_the_members_before(log_dir, tmp_path):
