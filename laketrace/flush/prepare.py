@@ -17,6 +17,7 @@ mid-batch (the links survive a crash, so a resumed batch still has its files). T
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import os
 import shutil
@@ -125,6 +126,18 @@ def hold(spool_dir: str, f: SpoolFile, held_dir: str) -> tuple[str | None, str |
     return None, "missing"
 
 
+#: errors of the machine, not of a file (out of file descriptors or memory): the flush
+#: stops and the file waits for the next flush, where a quarantine row would close it
+_MACHINE_ERRNOS = frozenset(
+    e for e in (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS, errno.EAGAIN) if e
+)
+
+
+def _machine(exc: BaseException) -> bool:
+    """Whether ``exc``, met reading a spool file, is the machine's (re-raise it)."""
+    return isinstance(exc, OSError) and exc.errno in _MACHINE_ERRNOS
+
+
 def _raw_text(raw: bytes) -> str:
     return raw[:RAW_LIMIT].decode("utf-8", "replace").rstrip("\n")
 
@@ -199,6 +212,8 @@ def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
     try:
         src = open_spool_file(path)
     except OSError as exc:
+        if _machine(exc):
+            raise
         return None, [unreadable_row(name, exc)], 0
     with src, _staging_copy(clean) as dst:
         lines = bounded_lines(src, _validate.MAX_LINE, RAW_LIMIT)
@@ -208,6 +223,8 @@ def split_file(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
             except StopIteration:
                 break
             except DAMAGE_ERRORS as exc:
+                if _machine(exc):
+                    raise
                 bad.append(_damage_row(name, n + 1, exc) if n else unreadable_row(name, exc))
                 break
             n += 1
@@ -230,6 +247,8 @@ def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
     try:
         src = open_spool_file(path)
     except DAMAGE_ERRORS as exc:
+        if _machine(exc):
+            raise
         return None, [unreadable_row(name, exc)]
     with src, _staging_copy(dest) as dst:
         kept = written = 0  # bytes written up to the last newline, and in all
@@ -240,6 +259,8 @@ def decompress(path: str, out_dir: str, name: str) -> tuple[str | None, list[Qua
             try:  # only reading is damage: a write that fails (a full disk) stops the flush
                 block = src.read1(_COPY)  # type: ignore[attr-defined]
             except DAMAGE_ERRORS as exc:
+                if _machine(exc):
+                    raise
                 dst.truncate(kept)  # the line the damage cut is reported, not shipped torn
                 if not n:
                     return None, [unreadable_row(name, exc)]
@@ -263,6 +284,8 @@ def quarantine_foreign(path: str, name: str) -> list[QuarantineRow]:
             for n, (raw, _) in enumerate(bounded_lines(fh, _validate.MAX_LINE, RAW_LIMIT), 1):
                 rows.append(QuarantineRow(name, n, _FOREIGN_REASON, _raw_text(raw)))
     except OSError as exc:
+        if _machine(exc):
+            raise
         rows.append(unreadable_row(name, exc))
     return rows
 

@@ -338,3 +338,48 @@ def test_a_full_disk_while_halving_leaves_no_temp_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         duck_read.DuckReader(duckdb, pa).rejects(str(src))
     assert os.listdir(scratch) == []
+
+
+@pytest.mark.parametrize("err", ["EMFILE", "ENFILE", "ENOMEM"])
+@pytest.mark.parametrize("kind", ["plain", "gz", "foreign"])
+def test_out_of_file_descriptors_or_memory_stops_the_flush(
+    log_dir, tmp_path, monkeypatch, err, kind
+):
+    """Running out of file descriptors or memory while opening a spool file is the
+    machine's state, not the file's: the flush raises and quarantines nothing, and the
+    next flush ships the file (a 'could not read the file' row would have closed it for
+    good, its records never loaded)."""
+    import errno
+
+    _spool_file(log_dir, 1, 3, "ok")
+    path = _spool_file(log_dir, 2, 3, kind)
+    if kind == "gz":
+        path = compress_file(path, "gz")
+    elif kind == "foreign":
+        os.rename(path, os.path.join(log_dir, "notes.txt"))
+        path = os.path.join(log_dir, "notes.txt")
+    real = spool_read.open_regular
+
+    def exhausted(p):
+        if os.path.basename(p) == os.path.basename(path):
+            raise OSError(getattr(errno, err), os.strerror(getattr(errno, err)), p)
+        return real(p)
+
+    monkeypatch.setattr(spool_read, "open_regular", exhausted)
+    monkeypatch.setattr("laketrace.flush.scan.open_regular", exhausted)
+    monkeypatch.setattr("laketrace.flush.prepare.open_regular", exhausted)
+    target = str(tmp_path / "t")
+    with pytest.raises(OSError) as raised:
+        flush_to_delta(log_dir=log_dir, path=target)
+    assert raised.value.errno == getattr(errno, err)
+    assert not os.path.isdir(target + "_quarantine")
+    monkeypatch.undo()
+    res = flush_to_delta(log_dir=log_dir, path=target)
+    rows, q = _tables(target)
+    if kind == "foreign":
+        assert (res.records, len(q)) == (3, 3)
+    else:
+        assert sorted(r["record_id"] for r in rows) == sorted(
+            [f"ok-{i}" for i in range(3)] + [f"{kind}-{i}" for i in range(3)]
+        )
+        assert q == []
