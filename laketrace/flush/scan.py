@@ -6,8 +6,8 @@ to U+FFFD, decodes a lone ``\\ud800`` escape, skips a leading byte-order mark an
 to 1,000 levels. Neither can see a missing final newline, and a line too long to load
 (`validate.MAX_LINE`) must not be held whole. A file in which the scan finds any of these
 is validated line by line with the one rule instead (`prepare.split_file`); every other
-file goes to the engine as it is. The scan runs at memory speed (a few passes
-of C code per 8 MiB chunk), so clean files cost little.
+file goes to the engine as it is. The scan runs at memory speed (a few passes of C code
+per 4 MiB chunk), so clean files cost little.
 """
 
 from __future__ import annotations

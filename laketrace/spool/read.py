@@ -131,7 +131,9 @@ class _Members(io.RawIOBase):
                 try:
                     self._member = self._zf.open(member)
                 except RuntimeError as exc:  # encrypted, or a method zipfile lacks
-                    raise zipfile.BadZipFile(f"cannot read member {member.filename!r}: {exc}")
+                    raise zipfile.BadZipFile(
+                        f"cannot read member {member.filename!r}: {exc}"
+                    ) from exc
                 if self._last != b"\n":
                     self._last = buf[0:1] = b"\n"
                     return 1

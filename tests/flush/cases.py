@@ -427,19 +427,25 @@ def _zip_bad_crc(log_dir: str) -> str:
     return name
 
 
-def _zip_unreadable_member(log_dir: str, seq: int, at: int, flag: int) -> str:
-    """A zip whose member is marked (local and central header field at ``at``, the central
-    one 2 bytes further on) with ``flag``: a method zipfile lacks, or encryption."""
-    name = _name(".zip", seq)
-    path = os.path.join(log_dir, name)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(name[: -len(".zip")], _lines(5, "zx"))
+def mark_zip(path: str, at: int, flag: int) -> None:
+    """Set the 2-byte field at offset ``at`` of a zip's first local header, and the same
+    field of its central directory entry (2 bytes further on), to ``flag``: 4 the version
+    needed to extract, 6 the flags (bit 0: encrypted), 8 the compression method."""
     data = bytearray(open(path, "rb").read())
     central = data.index(b"PK\x01\x02") + at + 2
     for off in (at, central):
         data[off : off + 2] = flag.to_bytes(2, "little")
     with open(path, "wb") as fh:
         fh.write(bytes(data))
+
+
+def _zip_unreadable_member(log_dir: str, seq: int, at: int, flag: int) -> str:
+    """A zip whose member zipfile cannot read (`mark_zip`)."""
+    name = _name(".zip", seq)
+    path = os.path.join(log_dir, name)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(name[: -len(".zip")], _lines(5, "zx"))
+    mark_zip(path, at, flag)
     return name
 
 

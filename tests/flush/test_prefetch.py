@@ -197,12 +197,18 @@ def test_a_flagged_file_never_reaches_duckdb(make_logger, log_dir, tmp_path, mon
     assert parsed == [good] and covered == {good} and table.num_rows == 20
 
 
-def test_files_parsed_in_several_reads_are_all_taken(make_logger, log_dir, monkeypatch):
-    """Files DuckDB reads in separate reads (the scan still running) are all taken once."""
-    first = _spool_file(log_dir, make_logger)
+def _renumbered_copy(first):
+    """A second spool file holding ``first``'s records under other record ids."""
     second = first.replace(".jsonl", "-2.jsonl")
     with open(first, "rb") as src, open(second, "wb") as dst:
         dst.write(src.read().replace(b'"record_id":"', b'"record_id":"2-'))
+    return second
+
+
+def test_files_parsed_in_several_reads_are_all_taken(make_logger, log_dir, monkeypatch):
+    """Files DuckDB reads in separate reads (the scan still running) are all taken once."""
+    first = _spool_file(log_dir, make_logger)
+    second = _renumbered_copy(first)
     reader = DuckReader(duckdb, pa)
     reads: list[list[str]] = []
     first_read = threading.Event()
@@ -233,9 +239,7 @@ def test_a_file_whose_read_never_completed_is_not_covered(make_logger, log_dir, 
     """A file whose read died is not taken as covered (its records would be lost); a file
     read before is."""
     first = _spool_file(log_dir, make_logger)
-    second = first.replace(".jsonl", "-2.jsonl")
-    with open(first, "rb") as src, open(second, "wb") as dst:
-        dst.write(src.read().replace(b'"record_id":"', b'"record_id":"2-'))
+    second = _renumbered_copy(first)
     reader = DuckReader(duckdb, pa)
     first_read = threading.Event()
     real_select = reader.select

@@ -16,6 +16,7 @@ from laketrace.log import upload
 from laketrace.sinks.lifecycle import maintenance
 from laketrace.spool.names import list_spool
 from laketrace.testing import capture_records
+from tests.flush.cases import mark_zip
 
 
 class FakeFs:
@@ -258,10 +259,7 @@ def test_a_damaged_zip_of_the_run_does_not_stop_the_upload(make_logger, tmp_path
     maintenance.drain(timeout=30)  # sealed files are compressed on a maintenance thread
     zips = [p for p, n in list_spool(log.log_dir) if p.endswith(".zip")]
     assert zips, "the test needs a compressed file"
-    data = bytearray(open(zips[0], "rb").read())
-    central = data.index(b"PK\x01\x02")
-    data[6:8] = data[central + 8 : central + 10] = (1).to_bytes(2, "little")  # encrypted
-    open(zips[0], "wb").write(bytes(data))
+    mark_zip(zips[0], 6, 1)  # encrypted
     target = tmp_path / "out" / "job.log"
     assert log.upload_log_to_lakehouse(str(target)) is True
     got = [r["msg"] for r in _lines(target.read_text())]

@@ -48,6 +48,11 @@ def _files(log_dir):
     return list(list_spool(log_dir))
 
 
+def _disk_full(fd, offset, length):
+    """A reservation on a full disk."""
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
 def _active(log_dir):
     (path,) = [p for p, n in list_spool(log_dir) if not n.sealed]
     return path
@@ -158,10 +163,7 @@ def test_disk_full_at_reservation_falls_back_to_write(make_logger, log_dir, monk
     log = make_logger()
     log.info("mapped")
 
-    def full(fd, offset, length):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(mmap_segment, "_fallocate", full)
+    monkeypatch.setattr(mmap_segment, "_fallocate", _disk_full)
     big = "y" * (mmap_segment.SEGMENT_BYTES * 2)
     log.info("beyond the reservation", big=big)
     log.info("after")
@@ -270,10 +272,7 @@ def test_disk_full_from_os_posix_fallocate_falls_back(make_logger, log_dir, monk
     log = make_logger()
     log.info("mapped")
 
-    def full(fd, offset, length):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "posix_fallocate", full)
+    monkeypatch.setattr(os, "posix_fallocate", _disk_full)
     for i in range(3):
         log.info("after {}", i, pad="z" * 3000)
     log.close()
